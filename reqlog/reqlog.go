@@ -1,0 +1,191 @@
+// Package reqlog writes one structured access-log line per request with
+// log/slog, and keeps secrets out of every log line.
+//
+// The line holds the method, the route pattern (not the raw URL, whose query
+// may carry a token), the status, the duration, the request ID and, when an
+// authentication layer reports one, the user ID. Request headers, bodies and
+// query strings are never logged (OWASP ASVS 5.0 §16.2.5: no credentials or
+// session tokens in logs).
+package reqlog
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehouse/gatehouse/reqid"
+)
+
+// entry collects what handlers learn about a request for its log line.
+type entry struct {
+	mu      sync.Mutex
+	user    string
+	err     string
+	attrs   []slog.Attr
+	pattern string
+}
+
+type ctxKey struct{}
+
+func from(ctx context.Context) *entry {
+	e, _ := ctx.Value(ctxKey{}).(*entry)
+	return e
+}
+
+// SetUser records the authenticated user's ID for the request's log line.
+// It reports whether the request is being logged by Handler.
+func SetUser(ctx context.Context, userID string) bool {
+	e := from(ctx)
+	if e == nil {
+		return false
+	}
+	e.mu.Lock()
+	e.user = userID
+	e.mu.Unlock()
+	return true
+}
+
+// SetError records an internal error for the request's log line. Internal
+// errors are logged, never sent to clients.
+func SetError(ctx context.Context, err error) bool {
+	e := from(ctx)
+	if e == nil || err == nil {
+		return false
+	}
+	e.mu.Lock()
+	e.err = err.Error()
+	e.mu.Unlock()
+	return true
+}
+
+// Add records extra attributes for the request's log line. Values pass
+// through Redact like every other attribute when the logger uses it.
+func Add(ctx context.Context, attrs ...slog.Attr) bool {
+	e := from(ctx)
+	if e == nil {
+		return false
+	}
+	e.mu.Lock()
+	e.attrs = append(e.attrs, attrs...)
+	e.mu.Unlock()
+	return true
+}
+
+// SetPattern records the route pattern when a router below Handler serves a
+// copy of the request (http.ServeMux sets Pattern on the request it gets).
+func SetPattern(ctx context.Context, pattern string) {
+	if e := from(ctx); e != nil {
+		e.mu.Lock()
+		e.pattern = pattern
+		e.mu.Unlock()
+	}
+}
+
+// statusWriter remembers the status code and the body size.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Handler logs one line per request on logger: at Error level for 5xx
+// statuses, Info otherwise. A nil logger uses slog.Default.
+func Handler(logger *slog.Logger, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l := logger
+		if l == nil {
+			l = slog.Default()
+		}
+		start := time.Now()
+		e := &entry{}
+		sw := &statusWriter{ResponseWriter: w}
+		r2 := r.WithContext(context.WithValue(r.Context(), ctxKey{}, e))
+		defer func() {
+			// Deferred so that a line is written even when a panic passes
+			// through (put problem.Recover inside this handler to answer it).
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			pattern := r2.Pattern
+			e.mu.Lock()
+			if e.pattern != "" {
+				pattern = e.pattern
+			}
+			attrs := make([]slog.Attr, 0, 9+len(e.attrs))
+			attrs = append(attrs,
+				slog.String("method", r.Method),
+				slog.String("route", pattern),
+				slog.String("path", r.URL.Path),
+				slog.Int("status", status),
+				slog.Duration("duration", time.Since(start)),
+				slog.Int64("bytes", sw.bytes),
+				slog.String("request_id", reqid.FromContext(r.Context())),
+			)
+			if e.user != "" {
+				attrs = append(attrs, slog.String("user_id", e.user))
+			}
+			if e.err != "" {
+				attrs = append(attrs, slog.String("error", e.err))
+			}
+			attrs = append(attrs, e.attrs...)
+			e.mu.Unlock()
+			level := slog.LevelInfo
+			if status >= 500 {
+				level = slog.LevelError
+			}
+			l.LogAttrs(r.Context(), level, "request", attrs...)
+		}()
+		h.ServeHTTP(sw, r2)
+	})
+}
+
+// Redacted is what Redact puts in place of a secret value.
+const Redacted = "[REDACTED]"
+
+// sensitive lists substrings of attribute keys whose values are secrets.
+var sensitive = []string{"password", "passwd", "secret", "token", "authorization", "cookie", "credential", "private", "api_key", "apikey", "kek"}
+
+// Sensitive reports whether an attribute key names a secret.
+func Sensitive(key string) bool {
+	k := strings.ToLower(key)
+	for _, s := range sensitive {
+		if strings.Contains(k, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Redact is a slog.HandlerOptions.ReplaceAttr function that replaces the
+// value of every attribute whose key names a secret (password, token,
+// authorization, cookie, secret, ...) with Redacted. It is a second line of
+// defence: code should not log secrets in the first place.
+func Redact(groups []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() != slog.KindGroup && Sensitive(a.Key) {
+		return slog.String(a.Key, Redacted)
+	}
+	return a
+}
