@@ -1,0 +1,192 @@
+package keys
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// Algorithm is the only JWS algorithm gatehouse signs with (RFC 8037).
+const Algorithm = "EdDSA"
+
+// Ring holds the signing keys of a deployment as last read from the store.
+// Reads are lock-free; Load swaps in a new snapshot.
+type Ring struct {
+	store gatehouse.KeyStore
+	kek   *KEK
+	now   gatehouse.Clock
+
+	mu   sync.Mutex // serializes Load and Rotate
+	snap atomic.Pointer[snapshot]
+}
+
+type snapshot struct {
+	activeID string
+	active   ed25519.PrivateKey
+	public   map[string]ed25519.PublicKey
+	keys     []gatehouse.SigningKey // newest first, private halves sealed
+}
+
+// NewRing returns an empty ring; call Ensure or Load before use.
+func NewRing(store gatehouse.KeyStore, kek *KEK, now gatehouse.Clock) *Ring {
+	if now == nil {
+		now = time.Now
+	}
+	r := &Ring{store: store, kek: kek, now: now}
+	r.snap.Store(&snapshot{public: map[string]ed25519.PublicKey{}})
+	return r
+}
+
+// Thumbprint is the RFC 7638 JWK thumbprint of an Ed25519 public key, used
+// as its kid: derived from the key, so it cannot collide or be chosen.
+func Thumbprint(pub ed25519.PublicKey) string {
+	// Members in lexicographic order, no whitespace (RFC 7638 §3.2, RFC 8037 §2).
+	canon := `{"crv":"Ed25519","kty":"OKP","x":"` + base64.RawURLEncoding.EncodeToString(pub) + `"}`
+	sum := sha256.Sum256([]byte(canon))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// ErrNoKey means the store holds no usable signing key.
+var ErrNoKey = errors.New("no active signing key")
+
+// Load reads the keys from the store and opens the active private key. The
+// active key is the newest one whose activation time has come.
+func (r *Ring) Load(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.load(ctx)
+}
+
+func (r *Ring) load(ctx context.Context) error {
+	keys, err := r.store.SigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("load signing keys: %w", err)
+	}
+	now := r.now()
+	s := &snapshot{public: make(map[string]ed25519.PublicKey, len(keys)), keys: keys}
+	for _, k := range keys {
+		if k.Algorithm != Algorithm || len(k.PublicKey) != ed25519.PublicKeySize {
+			continue
+		}
+		s.public[k.ID] = ed25519.PublicKey(k.PublicKey)
+		if s.active == nil && !k.ActivatedAt.After(now) {
+			if old := r.snap.Load(); old.activeID == k.ID {
+				s.activeID, s.active = old.activeID, old.active
+				continue
+			}
+			seed, err := r.kek.Open(k.ID, k.PrivateKeyEnc)
+			if err != nil {
+				return fmt.Errorf("signing key %s: %w", k.ID, err)
+			}
+			if len(seed) != ed25519.SeedSize {
+				return fmt.Errorf("signing key %s: bad private key size", k.ID)
+			}
+			priv := ed25519.NewKeyFromSeed(seed)
+			if !priv.Public().(ed25519.PublicKey).Equal(ed25519.PublicKey(k.PublicKey)) {
+				return fmt.Errorf("signing key %s: private key does not match public key", k.ID)
+			}
+			s.activeID, s.active = k.ID, priv
+		}
+	}
+	r.snap.Store(s)
+	return nil
+}
+
+// Ensure loads the keys and creates a first one when there is none.
+func (r *Ring) Ensure(ctx context.Context) (created bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.load(ctx); err != nil {
+		return false, err
+	}
+	if r.snap.Load().active != nil {
+		return false, nil
+	}
+	if _, err := r.create(ctx, r.now()); err != nil {
+		return false, err
+	}
+	return true, r.load(ctx)
+}
+
+// Rotate creates a new key that becomes active at activateAt (now when
+// zero) and reloads the ring.
+func (r *Ring) Rotate(ctx context.Context, activateAt time.Time) (*gatehouse.SigningKey, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if activateAt.IsZero() {
+		activateAt = r.now()
+	}
+	k, err := r.create(ctx, activateAt)
+	if err != nil {
+		return nil, err
+	}
+	return k, r.load(ctx)
+}
+
+func (r *Ring) create(ctx context.Context, activateAt time.Time) (*gatehouse.SigningKey, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	kid := Thumbprint(pub)
+	k := &gatehouse.SigningKey{
+		ID:            kid,
+		Algorithm:     Algorithm,
+		PublicKey:     pub,
+		PrivateKeyEnc: r.kek.Seal(kid, priv.Seed()),
+		CreatedAt:     r.now().UTC(),
+		ActivatedAt:   activateAt.UTC(),
+	}
+	if err := r.store.CreateSigningKey(ctx, k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// Signer returns the active key and its kid.
+func (r *Ring) Signer() (kid string, key ed25519.PrivateKey, err error) {
+	s := r.snap.Load()
+	if s.active == nil {
+		return "", nil, ErrNoKey
+	}
+	return s.activeID, s.active, nil
+}
+
+// PublicKey returns the published key with the given kid; it implements
+// auth.KeySet.
+func (r *Ring) PublicKey(kid string) (ed25519.PublicKey, bool) {
+	k, ok := r.snap.Load().public[kid]
+	return k, ok
+}
+
+// Keys lists the published keys, newest first.
+func (r *Ring) Keys() []gatehouse.SigningKey {
+	return r.snap.Load().keys
+}
+
+// Poll reloads the ring every interval until ctx ends, so that a key made
+// by `gatehouse keys rotate` or by another instance is picked up without a
+// restart. Errors go to onErr and the last good keys stay in use.
+func (r *Ring) Poll(ctx context.Context, interval time.Duration, onErr func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := r.Load(ctx); err != nil && ctx.Err() == nil && onErr != nil {
+				onErr(err)
+			}
+		}
+	}
+}
