@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/keys"
+)
+
+func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "rotate" && args[0] != "list") {
+		fmt.Fprintln(stderr, "Usage: gatehouse keys rotate|list [flags]")
+		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
+			return nil
+		}
+		return usageError{"keys needs a subcommand: rotate or list"}
+	}
+	sub := args[0]
+	var sf storeFlags
+	fs := newFlagSet("keys "+sub, "keys "+sub+" [flags]", stderr)
+	sf.register(fs)
+	if err := parseFlags(fs, args[1:], getenv); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	store, err := sf.openStore()
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if _, err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	switch sub {
+	case "rotate":
+		kek, err := sf.loadKEK(getenv, log)
+		if err != nil {
+			return err
+		}
+		ring := keys.NewRing(store, kek, nil)
+		k, err := ring.Rotate(ctx, time.Time{})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created signing key %s, active from %s\n", k.ID, k.ActivatedAt.Format(time.RFC3339))
+		fmt.Fprintln(stdout, "running servers pick it up at their next key reload; earlier keys stay published until their tokens expire")
+		return nil
+	default:
+		list, err := store.SigningKeys(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVATED")
+		activeSeen := false
+		now := time.Now()
+		for _, k := range list {
+			state := "published"
+			if !k.ActivatedAt.After(now) && !activeSeen {
+				state, activeSeen = "active", true
+			} else if k.ActivatedAt.After(now) {
+				state = "pending"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, state, k.CreatedAt.Format(time.RFC3339), k.ActivatedAt.Format(time.RFC3339))
+		}
+		return tw.Flush()
+	}
+}

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/password"
+	"github.com/gatehouse/gatehouse/internal/server"
+)
+
+// serveConfig is the validated configuration of `gatehouse serve`.
+type serveConfig struct {
+	storeFlags
+	addr            string
+	issuer          string
+	audience        string
+	accessTokenTTL  time.Duration
+	passwordMinLen  int
+	hashConcurrency int
+	hashQueue       int
+	keyPoll         time.Duration
+	shutdownTimeout time.Duration
+	logLevel        string
+	logFormat       string
+}
+
+func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*serveConfig, error) {
+	c := &serveConfig{}
+	fs := newFlagSet("serve", "serve [flags]", stderr)
+	c.storeFlags.register(fs)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&c.issuer, "issuer", "", "exact iss of issued tokens, an http(s) URL (default: http://ADDR)")
+	fs.StringVar(&c.audience, "audience", "", "aud of issued tokens (default: the issuer)")
+	fs.DurationVar(&c.accessTokenTTL, "access-token-ttl", 15*time.Minute, "lifetime of access tokens (1m to 24h)")
+	fs.IntVar(&c.passwordMinLen, "password-min-length", 15, "minimum password length in characters (8 to 64; NIST SP 800-63B-4)")
+	fs.IntVar(&c.hashConcurrency, "hash-concurrency", 0, "password hashes computed at once (default: the number of CPUs)")
+	fs.IntVar(&c.hashQueue, "hash-queue", 0, "password hashes allowed to wait for a slot before 503 (default: 16 per hashing slot)")
+	fs.DurationVar(&c.keyPoll, "key-poll-interval", 10*time.Second, "how often signing keys are reloaded from the store (1s to 5m)")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 8*time.Second, "how long in-flight requests may finish after SIGTERM")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "json", "json or text")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return nil, err
+	}
+	return c, c.validate()
+}
+
+// validate refuses a bad configuration at start, naming the flag.
+func (c *serveConfig) validate() error {
+	if _, _, err := net.SplitHostPort(c.addr); err != nil {
+		return usageError{fmt.Sprintf("--addr %q: %v", c.addr, err)}
+	}
+	if c.issuer != "" {
+		u, err := url.Parse(c.issuer)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return usageError{"--issuer must be an http(s) URL without query or fragment (RFC 8414 §2)"}
+		}
+	}
+	if c.accessTokenTTL < time.Minute || c.accessTokenTTL > 24*time.Hour {
+		return usageError{"--access-token-ttl must be between 1m and 24h"}
+	}
+	if c.passwordMinLen < 8 || c.passwordMinLen > 64 {
+		return usageError{"--password-min-length must be between 8 and 64 (NIST SP 800-63B-4 §3.1.1.2 requires at least 8)"}
+	}
+	if c.hashConcurrency < 0 || c.hashConcurrency > 256 || c.hashQueue < 0 || c.hashQueue > 100000 {
+		return usageError{"--hash-concurrency must be 0..256 and --hash-queue 0..100000"}
+	}
+	if c.keyPoll < time.Second || c.keyPoll > 5*time.Minute {
+		return usageError{"--key-poll-interval must be between 1s and 5m"}
+	}
+	if c.shutdownTimeout <= 0 || c.shutdownTimeout > time.Minute {
+		return usageError{"--shutdown-timeout must be between 0 and 1m"}
+	}
+	return nil
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, err := parseServe(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, c.logFormat, c.logLevel)
+	if err != nil {
+		return err
+	}
+	kek, err := c.loadKEK(getenv, log)
+	if err != nil {
+		return err
+	}
+	store, err := c.openStore()
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if applied, err := store.Migrate(ctx); err != nil {
+		return err
+	} else if len(applied) > 0 {
+		log.Info("applied migrations", "migrations", applied)
+	}
+	ring := keys.NewRing(store, kek, nil)
+	if created, err := ring.Ensure(ctx); err != nil {
+		return err
+	} else if created {
+		kid, _, _ := ring.Signer()
+		log.Info("created the first signing key", "kid", kid)
+	}
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("--addr: %w", err)
+	}
+	issuer := c.issuer
+	if issuer == "" {
+		issuer = "http://" + ln.Addr().String()
+	}
+	audience := c.audience
+	if audience == "" {
+		audience = issuer
+	}
+	conc, queue := c.hashConcurrency, c.hashQueue
+	if conc == 0 {
+		conc = runtime.NumCPU()
+	}
+	if queue == 0 {
+		queue = 16 * conc
+	}
+	hasher := &password.Hasher{Params: password.DefaultParams, Limiter: password.NewLimiter(conc, queue)}
+	api, err := server.NewServer(server.Deps{
+		Config: server.Config{
+			Issuer:         issuer,
+			Audience:       audience,
+			AccessTokenTTL: c.accessTokenTTL,
+			PasswordMinLen: c.passwordMinLen,
+		},
+		Store:  store,
+		Keys:   ring,
+		Hasher: hasher,
+		Logger: log,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler: api,
+		// Slowloris and slow-body defence; WriteTimeout leaves room for a
+		// queued password hash.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	go ring.Poll(bg, c.keyPoll, func(err error) { log.Error("reload signing keys", "error", err.Error()) })
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "issuer", issuer, "database", c.databaseDescription())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", c.shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown timed out; closing remaining connections", "error", err.Error())
+		srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func (sf *storeFlags) databaseDescription() string {
+	if sf.databaseURL == "" {
+		return "sqlite (data dir)"
+	}
+	return "sqlite"
+}
+
+var _ = keys.Algorithm

@@ -1,0 +1,60 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/auth"
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/jsonbody"
+	"github.com/gatehouse/gatehouse/problem"
+	"github.com/gatehouse/gatehouse/reqlog"
+)
+
+type statusResponse struct {
+	Status string `json:"status"`
+}
+
+// handleHealthz answers while the process runs (liveness).
+func handleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		jsonbody.Write(w, http.StatusOK, statusResponse{Status: "ok"})
+	})
+}
+
+// handleReadyz answers 200 only when every backing store answers, so a load
+// balancer stops sending traffic to an instance that cannot serve it.
+func handleReadyz(store gatehouse.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := store.Ping(ctx); err != nil {
+			p := problem.New(http.StatusServiceUnavailable, "A backing store does not answer.").With("Retry-After", "5")
+			fail(w, r, p, err)
+			return
+		}
+		jsonbody.Write(w, http.StatusOK, statusResponse{Status: "ready"})
+	})
+}
+
+// fail sends the public problem p and records the internal cause in the
+// request's log line, never in the response.
+func fail(w http.ResponseWriter, r *http.Request, p *problem.Problem, cause error) {
+	reqlog.SetError(r.Context(), cause)
+	problem.Write(w, r, p)
+}
+
+// handleJWKS publishes the public signing keys (RFC 7517 §5). Clients may
+// cache the set briefly; a short max-age lets a rotation reach them fast.
+func handleJWKS(ring *keys.Ring) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		set := auth.JWKS{Keys: []auth.JWK{}}
+		for _, k := range ring.Keys() {
+			set.Keys = append(set.Keys, auth.PublicJWK(k.ID, k.PublicKey))
+		}
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		jsonbody.Write(w, http.StatusOK, set)
+	})
+}

@@ -1,0 +1,332 @@
+package server
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/auth"
+	"github.com/gatehouse/gatehouse/internal/password"
+	"github.com/gatehouse/gatehouse/reqlog"
+)
+
+// ClientID is the client_id of gatehouse's first-party public client
+// (RFC 9068 §2.2 requires the claim).
+const ClientID = "gatehouse"
+
+// tokenResponse is the RFC 6749 §5.1 success body.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope"`
+}
+
+// oauthError is the RFC 6749 §5.2 error body.
+type oauthError struct {
+	Code        string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+	status      int
+	retryAfter  int
+}
+
+func (e *oauthError) Error() string { return e.Code + ": " + e.Description }
+
+func invalidRequest(desc string) *oauthError {
+	return &oauthError{Code: "invalid_request", Description: desc, status: http.StatusBadRequest}
+}
+
+// errBadCredentials is the one answer for an unknown user, a wrong
+// password and a disabled account, so the endpoint reveals nothing about
+// which accounts exist (OWASP ASVS 5.0 §6.3.8).
+var errBadCredentials = &oauthError{Code: "invalid_grant", Description: "The username or password is incorrect.", status: http.StatusBadRequest}
+
+func writeOAuthError(w http.ResponseWriter, r *http.Request, e *oauthError) {
+	noStore(w)
+	if e.status == http.StatusUnauthorized {
+		// RFC 6749 §5.2: invalid_client over 401 carries a challenge.
+		w.Header().Set("WWW-Authenticate", `Basic realm="gatehouse"`)
+	}
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
+	}
+	body, _ := json.Marshal(e)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(e.status)
+	w.Write(body)
+}
+
+// maxFormBytes bounds an OAuth2 form body; real requests are far smaller.
+const maxFormBytes = 8 << 10
+
+// parseForm reads an application/x-www-form-urlencoded body strictly: the
+// right media type, a small size, valid UTF-8, and no parameter twice
+// (RFC 6749 §3.2: parameters MUST NOT be included more than once).
+// Credentials in the query string are refused so they never reach access
+// logs or proxies (RFC 6749 §3.2 requires POST with a body).
+func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, invalidRequest("The request body must be application/x-www-form-urlencoded.")
+	}
+	if r.URL.RawQuery != "" {
+		return nil, invalidRequest("Parameters must be sent in the request body, not the query string.")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			e := invalidRequest("The request body is too large.")
+			e.status = http.StatusRequestEntityTooLarge
+			return nil, e
+		}
+		return nil, invalidRequest("The request body could not be read.")
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, invalidRequest("The request body is not valid form encoding.")
+	}
+	for k, v := range form {
+		if len(v) > 1 {
+			return nil, invalidRequest("The parameter " + strconv.Quote(safeName(k)) + " is repeated.")
+		}
+		if !utf8.ValidString(k) || !utf8.ValidString(v[0]) {
+			return nil, invalidRequest("Parameters must be valid UTF-8.")
+		}
+	}
+	return form, nil
+}
+
+// safeName trims a client-chosen parameter name before it is echoed.
+func safeName(s string) string {
+	if len(s) > 32 || !utf8.ValidString(s) {
+		return "?"
+	}
+	return s
+}
+
+// handleToken is the OAuth2 token endpoint (RFC 6749 §3.2).
+func handleToken(d Deps) http.Handler {
+	ti := &tokenIssuer{d: d}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		form, oe := parseForm(w, r)
+		if oe != nil {
+			writeOAuthError(w, r, oe)
+			return
+		}
+		if id := form.Get("client_id"); id != "" && id != ClientID {
+			writeOAuthError(w, r, &oauthError{Code: "invalid_client", Description: "Unknown client.", status: http.StatusUnauthorized})
+			return
+		}
+		var resp *tokenResponse
+		switch gt := form.Get("grant_type"); gt {
+		case "password":
+			resp, oe = ti.passwordGrant(r, form)
+		case "":
+			oe = invalidRequest("The grant_type parameter is required.")
+		default:
+			oe = &oauthError{Code: "unsupported_grant_type", Description: "Supported grant types: password.", status: http.StatusBadRequest}
+		}
+		if oe != nil {
+			writeOAuthError(w, r, oe)
+			return
+		}
+		noStore(w)
+		body, _ := json.Marshal(resp)
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(http.StatusOK)
+		w.Write(body)
+	})
+}
+
+// tokenIssuer makes access and refresh tokens.
+type tokenIssuer struct{ d Deps }
+
+// passwordGrant is RFC 6749 §4.3.
+func (ti *tokenIssuer) passwordGrant(r *http.Request, form url.Values) (*tokenResponse, *oauthError) {
+	ctx := r.Context()
+	username, pw := form.Get("username"), form.Get("password")
+	if username == "" || pw == "" {
+		return nil, invalidRequest("The username and password parameters are required.")
+	}
+	if len(username) > 256 || utf8.RuneCountInString(pw) > 256*4 {
+		return nil, errBadCredentials
+	}
+	u, err := ti.d.Store.UserByUsername(ctx, gatehouse.NormalizeUsername(username))
+	if err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
+		return nil, ti.serverError(r, err)
+	}
+	// Hash against a dummy for unknown users so both paths cost one
+	// argon2id verification (OWASP Authentication Cheat Sheet, "login
+	// throttling and response time").
+	stored := password.DummyHash(ti.d.Hasher.Params)
+	if u != nil {
+		stored = u.PasswordHash
+	}
+	ok, rehash, err := ti.d.Hasher.Verify(ctx, stored, pw)
+	if err != nil {
+		if errors.Is(err, password.ErrBusy) {
+			return nil, &oauthError{Code: "temporarily_unavailable", Description: "The server is busy; retry shortly.", status: http.StatusServiceUnavailable, retryAfter: 1}
+		}
+		return nil, ti.serverError(r, err)
+	}
+	if u == nil || !ok || u.Disabled {
+		reason := "wrong password"
+		switch {
+		case u == nil:
+			reason = "unknown user"
+		case ok && u.Disabled:
+			reason = "account disabled"
+		}
+		// The reason stays in the server log only.
+		reqlog.Add(ctx, slogString("login_failure", reason))
+		return nil, errBadCredentials
+	}
+	if rehash {
+		// Parameters were raised since this hash was made: upgrade it now
+		// that the clear password is at hand. Failure is not fatal.
+		if h, err := ti.d.Hasher.Hash(ctx, pw); err == nil {
+			if err := ti.d.Store.SetPasswordHash(ctx, u.ID, h); err != nil {
+				reqlog.Add(ctx, slogString("rehash_error", err.Error()))
+			}
+		}
+	}
+	scope, oe := ti.grantScope(r, u, form.Get("scope"))
+	if oe != nil {
+		return nil, oe
+	}
+	return ti.newSession(r, u, scope)
+}
+
+// grantScope intersects the requested scope with what the user's roles
+// grant; asking for more than that is invalid_scope (RFC 6749 §5.2). No
+// scope parameter means every permission the user holds (§3.3).
+func (ti *tokenIssuer) grantScope(r *http.Request, u *gatehouse.User, requested string) ([]string, *oauthError) {
+	held, err := ti.d.Store.RolePermissions(r.Context(), u.Roles)
+	if err != nil {
+		return nil, ti.serverError(r, err)
+	}
+	if strings.TrimSpace(requested) == "" {
+		return held, nil
+	}
+	var out []string
+	for _, s := range strings.Fields(requested) {
+		if !slices.Contains(held, s) {
+			return nil, &oauthError{Code: "invalid_scope", Description: "The requested scope exceeds what the account holds.", status: http.StatusBadRequest}
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// newSession starts a session (a refresh-token family) and returns its
+// first token pair.
+func (ti *tokenIssuer) newSession(r *http.Request, u *gatehouse.User, scope []string) (*tokenResponse, *oauthError) {
+	now := ti.d.Now().UTC()
+	sid, err := uuid.NewV7()
+	if err != nil {
+		return nil, ti.serverError(r, err)
+	}
+	refresh, hash := newRefreshToken()
+	sess := &gatehouse.Session{
+		ID: sid.String(), UserID: u.ID, CreatedAt: now, LastUsedAt: now,
+		ExpiresAt: now.Add(ti.d.Config.RefreshMaxTTL), Scope: strings.Join(scope, " "),
+		UserAgent: truncate(r.UserAgent(), 256),
+	}
+	rt := &gatehouse.RefreshToken{Hash: hash, SessionID: sess.ID, CreatedAt: now, ExpiresAt: minTime(now.Add(ti.d.Config.RefreshIdleTTL), sess.ExpiresAt)}
+	if err := ti.d.Store.CreateSession(r.Context(), sess, rt); err != nil {
+		return nil, ti.serverError(r, err)
+	}
+	access, err := ti.accessToken(u, scope, sess.ID, now)
+	if err != nil {
+		return nil, ti.serverError(r, err)
+	}
+	return &tokenResponse{
+		AccessToken:  access,
+		TokenType:    "Bearer",
+		ExpiresIn:    int(ti.d.Config.AccessTokenTTL / time.Second),
+		RefreshToken: refresh,
+		Scope:        strings.Join(scope, " "),
+	}, nil
+}
+
+// accessToken signs an RFC 9068 access token with the active key.
+func (ti *tokenIssuer) accessToken(u *gatehouse.User, scope []string, sessionID string, now time.Time) (string, error) {
+	kid, key, err := ti.d.Keys.Signer()
+	if err != nil {
+		return "", err
+	}
+	jti, err := uuid.NewRandom()
+	if err != nil {
+		return "", err
+	}
+	return auth.Sign(auth.Claims{
+		Issuer:    ti.d.Config.Issuer,
+		Subject:   u.ID,
+		Audience:  []string{ti.d.Config.Audience},
+		ExpiresAt: now.Add(ti.d.Config.AccessTokenTTL),
+		IssuedAt:  now,
+		NotBefore: now,
+		ID:        jti.String(),
+		Scope:     scope,
+		SessionID: sessionID,
+		ClientID:  ClientID,
+	}, kid, key)
+}
+
+func (ti *tokenIssuer) serverError(r *http.Request, err error) *oauthError {
+	reqlog.SetError(r.Context(), err)
+	return &oauthError{Code: "server_error", Description: "The server could not complete the request.", status: http.StatusInternalServerError}
+}
+
+// newRefreshToken returns an opaque token of 256 random bits and the hash
+// that is stored in its place (RFC 6819 §5.1.4.1.3: store only hashes).
+func newRefreshToken() (token string, hash []byte) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	token = base64.RawURLEncoding.EncodeToString(b)
+	return token, hashRefreshToken(token)
+}
+
+func hashRefreshToken(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

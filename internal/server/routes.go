@@ -1,0 +1,33 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/auth"
+)
+
+// addRoutes lists every route of the API with the checks that guard it.
+// Read it as a table: a route without authn(...) is public on purpose, and
+// auth.Require names the permission (OAuth2 scope) a token must carry.
+func (s *Server) addRoutes(d Deps) error {
+	a, err := newAuthenticator(d)
+	if err != nil {
+		return err
+	}
+	authn := a.Handler
+	require := auth.Require
+	_ = require
+	_ = gatehouse.PermNotesRead
+
+	s.handle("GET /healthz", handleHealthz())
+	s.handle("GET /readyz", handleReadyz(d.Store))
+	s.handle("GET /.well-known/jwks.json", handleJWKS(d.Keys))
+
+	s.handle("POST /v1/users", handleRegister(d))
+	s.handle("POST /v1/auth/token", handleToken(d))
+	s.handle("GET /v1/users/me", authn(handleMe(d.Store)))
+	return nil
+}
+
+var _ http.Handler = (*Server)(nil)

@@ -1,0 +1,168 @@
+// Package server is the gatehouse HTTP API. NewServer wires the handlers of
+// every route (listed in routes.go) to their dependencies; the result is a
+// plain http.Handler.
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/auth"
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/password"
+	"github.com/gatehouse/gatehouse/problem"
+	"github.com/gatehouse/gatehouse/reqid"
+	"github.com/gatehouse/gatehouse/reqlog"
+	"github.com/gatehouse/gatehouse/secheaders"
+)
+
+// Config holds the settings of the API that come from flags.
+type Config struct {
+	Issuer          string        // exact iss of issued tokens
+	Audience        string        // aud of issued tokens
+	AccessTokenTTL  time.Duration // default 15 minutes
+	RefreshIdleTTL  time.Duration // default 14 days
+	RefreshMaxTTL   time.Duration // absolute session lifetime, default 90 days
+	MaxBodyBytes    int64         // default 1 MiB
+	PasswordMinLen  int           // default 15
+	ClockSkew       time.Duration // leeway when verifying tokens, ≤ 60 s
+	VerifyCacheSize int
+}
+
+// Defaults fills zero fields with the documented defaults.
+func (c *Config) Defaults() {
+	if c.AccessTokenTTL == 0 {
+		c.AccessTokenTTL = 15 * time.Minute
+	}
+	if c.RefreshIdleTTL == 0 {
+		c.RefreshIdleTTL = 14 * 24 * time.Hour
+	}
+	if c.RefreshMaxTTL == 0 {
+		c.RefreshMaxTTL = 90 * 24 * time.Hour
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.PasswordMinLen == 0 {
+		c.PasswordMinLen = 15
+	}
+	if c.ClockSkew == 0 {
+		c.ClockSkew = 60 * time.Second
+	}
+}
+
+// Deps are what the handlers need.
+type Deps struct {
+	Config Config
+	Store  gatehouse.Store
+	Keys   *keys.Ring
+	Hasher *password.Hasher
+	Logger *slog.Logger
+	Now    gatehouse.Clock // nil: time.Now
+}
+
+// Server is the gatehouse API as an http.Handler.
+type Server struct {
+	mux     *http.ServeMux
+	handler http.Handler
+	routes  []string
+}
+
+// NewServer builds the API. It fails when a dependency is missing.
+func NewServer(d Deps) (*Server, error) {
+	if d.Store == nil || d.Keys == nil || d.Hasher == nil {
+		return nil, errors.New("server: store, keys and hasher are required")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	d.Config.Defaults()
+	s := &Server{mux: http.NewServeMux()}
+	if err := s.addRoutes(d); err != nil {
+		return nil, err
+	}
+	var h http.Handler = http.HandlerFunc(s.serveMux)
+	h = problem.Recover(h)
+	h = secheaders.New().Handler(h)
+	h = reqlog.Handler(d.Logger, h)
+	h = reqid.Handler(h)
+	s.handler = h
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Routes lists every registered pattern, for tests that must cover them all.
+func (s *Server) Routes() []string { return slices.Clone(s.routes) }
+
+// handle registers a route and remembers its pattern.
+func (s *Server) handle(pattern string, h http.Handler) {
+	s.routes = append(s.routes, pattern)
+	s.mux.Handle(pattern, h)
+}
+
+var probeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// serveMux answers unknown routes with problem details: 404, or 405 with an
+// Allow header when the path exists for other methods (RFC 9110 §15.5.6).
+// The standard ServeMux would answer those in plain text.
+func (s *Server) serveMux(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern != "" {
+		reqlog.SetPattern(r.Context(), pattern)
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	var allow []string
+	for _, m := range probeMethods {
+		if m == r.Method {
+			continue
+		}
+		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
+		if _, p := s.mux.Handler(probe); p != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		problem.Write(w, r, problem.New(http.StatusMethodNotAllowed,
+			fmt.Sprintf("Method %s is not allowed here.", r.Method)).With("Allow", strings.Join(allow, ", ")))
+		return
+	}
+	problem.Write(w, r, problem.New(http.StatusNotFound, "No such resource."))
+}
+
+// noStore marks a response that carries tokens or personal data as not
+// cacheable (RFC 6749 §5.1, RFC 9111 §5.2.2.5).
+func noStore(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+}
+
+// newAuthenticator builds the access-token verifier over the key ring.
+func newAuthenticator(d Deps) (*auth.Authenticator, error) {
+	v, err := auth.NewVerifier(d.Keys, d.Config.Issuer, d.Config.Audience)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.SetLeeway(d.Config.ClockSkew); err != nil {
+		return nil, err
+	}
+	v.SetClock(d.Now)
+	if d.Config.VerifyCacheSize > 0 {
+		if err := v.SetCacheSize(d.Config.VerifyCacheSize); err != nil {
+			return nil, err
+		}
+	}
+	return &auth.Authenticator{Verifier: v}, nil
+}
+
+func slogString(k, v string) slog.Attr { return slog.String(k, v) }
