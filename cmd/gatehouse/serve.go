@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/password"
+	"github.com/gatehouse/gatehouse/internal/revocation"
 	"github.com/gatehouse/gatehouse/internal/server"
 )
 
@@ -28,6 +29,9 @@ type serveConfig struct {
 	hashConcurrency int
 	hashQueue       int
 	keyPoll         time.Duration
+	refreshGrace    time.Duration
+	refreshIdleTTL  time.Duration
+	refreshMaxTTL   time.Duration
 	shutdownTimeout time.Duration
 	logLevel        string
 	logFormat       string
@@ -45,6 +49,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.IntVar(&c.hashConcurrency, "hash-concurrency", 0, "password hashes computed at once (default: the number of CPUs)")
 	fs.IntVar(&c.hashQueue, "hash-queue", 0, "password hashes allowed to wait for a slot before 503 (default: 16 per hashing slot)")
 	fs.DurationVar(&c.keyPoll, "key-poll-interval", 10*time.Second, "how often signing keys are reloaded from the store (1s to 5m)")
+	fs.DurationVar(&c.refreshGrace, "refresh-grace", 5*time.Second, "how long a rotated refresh token may be retried and get the same answer (0 to 1m; 0 treats any retry as reuse)")
+	fs.DurationVar(&c.refreshIdleTTL, "refresh-idle-ttl", 14*24*time.Hour, "a session ends after this long without a refresh (1h to 365 days)")
+	fs.DurationVar(&c.refreshMaxTTL, "refresh-max-ttl", 90*24*time.Hour, "a session ends this long after login, whatever its use (1h to 365 days, at least --refresh-idle-ttl)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 8*time.Second, "how long in-flight requests may finish after SIGTERM")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "json or text")
@@ -73,6 +80,12 @@ func (c *serveConfig) validate() error {
 	}
 	if c.hashConcurrency < 0 || c.hashConcurrency > 256 || c.hashQueue < 0 || c.hashQueue > 100000 {
 		return usageError{"--hash-concurrency must be 0..256 and --hash-queue 0..100000"}
+	}
+	if c.refreshGrace < 0 || c.refreshGrace > time.Minute {
+		return usageError{"--refresh-grace must be between 0 and 1m"}
+	}
+	if c.refreshIdleTTL < time.Hour || c.refreshMaxTTL > 365*24*time.Hour || c.refreshIdleTTL > c.refreshMaxTTL {
+		return usageError{"--refresh-idle-ttl and --refresh-max-ttl must be between 1h and 365 days, idle no longer than max"}
 	}
 	if c.keyPoll < time.Second || c.keyPoll > 5*time.Minute {
 		return usageError{"--key-poll-interval must be between 1s and 5m"}
@@ -107,6 +120,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Info("applied migrations", "migrations", applied)
 	}
 	ring := keys.NewRing(store, kek, nil)
+	// A superseded key stays published until every token it signed has
+	// expired: the access-token lifetime plus the 60 s of allowed skew.
+	ring.SetRetireAfter(c.accessTokenTTL + time.Minute)
+	revs := revocation.New(store, c.accessTokenTTL+time.Minute, nil)
+	if err := revs.Sync(ctx); err != nil {
+		return err
+	}
 	if created, err := ring.Ensure(ctx); err != nil {
 		return err
 	} else if created {
@@ -140,11 +160,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			Audience:       audience,
 			AccessTokenTTL: c.accessTokenTTL,
 			PasswordMinLen: c.passwordMinLen,
+			RefreshGrace:   c.refreshGrace,
+			RefreshIdleTTL: c.refreshIdleTTL,
+			RefreshMaxTTL:  c.refreshMaxTTL,
 		},
 		Store:  store,
 		Keys:   ring,
 		Hasher: hasher,
-		Logger: log,
+		KEK:    kek,
+		// Sessions ended by other processes on the same store are
+		// picked up by the poll below.
+		Revocations: revs,
+		Logger:      log,
 	})
 	if err != nil {
 		ln.Close()
@@ -164,6 +191,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go ring.Poll(bg, c.keyPoll, func(err error) { log.Error("reload signing keys", "error", err.Error()) })
+	go revs.Run(bg, time.Second, func(err error) { log.Error("sync revoked sessions", "error", err.Error()) })
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

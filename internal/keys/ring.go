@@ -27,6 +27,18 @@ type Ring struct {
 
 	mu   sync.Mutex // serializes Load and Rotate
 	snap atomic.Pointer[snapshot]
+
+	// retireAfter is how long a key stays published after a newer key
+	// became active: the longest a token it signed can remain valid.
+	retireAfter time.Duration
+}
+
+// SetRetireAfter sets how long a superseded key stays published: at least
+// the access-token lifetime plus the allowed clock skew. Zero never retires.
+func (r *Ring) SetRetireAfter(d time.Duration) {
+	r.mu.Lock()
+	r.retireAfter = d
+	r.mu.Unlock()
 }
 
 type snapshot struct {
@@ -72,11 +84,22 @@ func (r *Ring) load(ctx context.Context) error {
 		return fmt.Errorf("load signing keys: %w", err)
 	}
 	now := r.now()
-	s := &snapshot{public: make(map[string]ed25519.PublicKey, len(keys)), keys: keys}
-	for _, k := range keys {
+	s := &snapshot{public: make(map[string]ed25519.PublicKey, len(keys))}
+	// keys are newest first, so keys[i-1] superseded keys[i]. A key is
+	// retired once the key after it has been active for retireAfter: every
+	// token it signed has expired by then.
+	for i, k := range keys {
 		if k.Algorithm != Algorithm || len(k.PublicKey) != ed25519.PublicKeySize {
 			continue
 		}
+		if i > 0 && r.retireAfter > 0 && s.active != nil && !keys[i-1].ActivatedAt.After(now) &&
+			!now.Before(keys[i-1].ActivatedAt.Add(r.retireAfter)) {
+			if err := r.store.RetireSigningKey(ctx, k.ID, now); err != nil {
+				return fmt.Errorf("retire signing key %s: %w", k.ID, err)
+			}
+			continue
+		}
+		s.keys = append(s.keys, k)
 		s.public[k.ID] = ed25519.PublicKey(k.PublicKey)
 		if s.active == nil && !k.ActivatedAt.After(now) {
 			if old := r.snap.Load(); old.activeID == k.ID {

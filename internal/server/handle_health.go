@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/auth"
-	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/jsonbody"
 	"github.com/gatehouse/gatehouse/problem"
 	"github.com/gatehouse/gatehouse/reqlog"
@@ -44,17 +42,4 @@ func handleReadyz(store gatehouse.Store) http.Handler {
 func fail(w http.ResponseWriter, r *http.Request, p *problem.Problem, cause error) {
 	reqlog.SetError(r.Context(), cause)
 	problem.Write(w, r, p)
-}
-
-// handleJWKS publishes the public signing keys (RFC 7517 §5). Clients may
-// cache the set briefly; a short max-age lets a rotation reach them fast.
-func handleJWKS(ring *keys.Ring) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		set := auth.JWKS{Keys: []auth.JWK{}}
-		for _, k := range ring.Keys() {
-			set.Keys = append(set.Keys, auth.PublicJWK(k.ID, k.PublicKey))
-		}
-		w.Header().Set("Cache-Control", "public, max-age=300")
-		jsonbody.Write(w, http.StatusOK, set)
-	})
 }

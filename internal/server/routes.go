@@ -23,10 +23,16 @@ func (s *Server) addRoutes(d Deps) error {
 	s.handle("GET /healthz", handleHealthz())
 	s.handle("GET /readyz", handleReadyz(d.Store))
 	s.handle("GET /.well-known/jwks.json", handleJWKS(d.Keys))
+	s.handle("GET /.well-known/oauth-authorization-server", handleMetadata(d))
 
 	s.handle("POST /v1/users", handleRegister(d))
 	s.handle("POST /v1/auth/token", handleToken(d))
+	s.handle("POST /v1/auth/revoke", handleRevoke(d, a.Verifier))
 	s.handle("GET /v1/users/me", authn(handleMe(d.Store)))
+	s.handle("POST /v1/users/me/password", authn(handlePasswordChange(d)))
+	s.handle("GET /v1/sessions", authn(handleSessionList(d)))
+	s.handle("DELETE /v1/sessions/{id}", authn(handleSessionDelete(d)))
+	s.handle("POST /v1/sessions/revoke-all", authn(handleSessionRevokeAll(d)))
 	return nil
 }
 

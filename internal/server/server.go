@@ -4,6 +4,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/auth"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/password"
+	"github.com/gatehouse/gatehouse/internal/revocation"
 	"github.com/gatehouse/gatehouse/problem"
 	"github.com/gatehouse/gatehouse/reqid"
 	"github.com/gatehouse/gatehouse/reqlog"
@@ -33,6 +35,10 @@ type Config struct {
 	PasswordMinLen  int           // default 15
 	ClockSkew       time.Duration // leeway when verifying tokens, ≤ 60 s
 	VerifyCacheSize int
+	// RefreshGrace is how long a rotated refresh token may be presented
+	// again and get the same answer (a client retrying after a network
+	// error) instead of ending the session as a reuse. Zero: no grace.
+	RefreshGrace time.Duration
 }
 
 // Defaults fills zero fields with the documented defaults.
@@ -63,8 +69,13 @@ type Deps struct {
 	Store  gatehouse.Store
 	Keys   *keys.Ring
 	Hasher *password.Hasher
-	Logger *slog.Logger
-	Now    gatehouse.Clock // nil: time.Now
+	// KEK seals refresh-token successors kept for the grace window.
+	KEK *keys.KEK
+	// Revocations is the in-memory set of ended sessions; NewServer makes
+	// one (fed only by this process) when nil.
+	Revocations *revocation.Set
+	Logger      *slog.Logger
+	Now         gatehouse.Clock // nil: time.Now
 }
 
 // Server is the gatehouse API as an http.Handler.
@@ -76,8 +87,8 @@ type Server struct {
 
 // NewServer builds the API. It fails when a dependency is missing.
 func NewServer(d Deps) (*Server, error) {
-	if d.Store == nil || d.Keys == nil || d.Hasher == nil {
-		return nil, errors.New("server: store, keys and hasher are required")
+	if d.Store == nil || d.Keys == nil || d.Hasher == nil || d.KEK == nil {
+		return nil, errors.New("server: store, keys, hasher and KEK are required")
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
@@ -86,6 +97,9 @@ func NewServer(d Deps) (*Server, error) {
 		d.Now = time.Now
 	}
 	d.Config.Defaults()
+	if d.Revocations == nil {
+		d.Revocations = revocation.New(d.Store, d.Config.AccessTokenTTL+d.Config.ClockSkew, d.Now)
+	}
 	s := &Server{mux: http.NewServeMux()}
 	if err := s.addRoutes(d); err != nil {
 		return nil, err
@@ -162,7 +176,22 @@ func newAuthenticator(d Deps) (*auth.Authenticator, error) {
 			return nil, err
 		}
 	}
-	return &auth.Authenticator{Verifier: v}, nil
+	return &auth.Authenticator{Verifier: v, Check: sessionCheck(d.Revocations)}, nil
+}
+
+// errSessionEnded refuses a token whose session was revoked.
+var errSessionEnded = errors.New("session ended")
+
+// sessionCheck refuses tokens of ended sessions on every request, cached
+// verification or not. Every gatehouse access token names its session;
+// one without is refused (fail closed).
+func sessionCheck(revs *revocation.Set) func(ctx context.Context, c *auth.Claims) error {
+	return func(ctx context.Context, c *auth.Claims) error {
+		if c.SessionID == "" || revs.Revoked(c.SessionID) {
+			return errSessionEnded
+		}
+		return nil
+	}
 }
 
 func slogString(k, v string) slog.Attr { return slog.String(k, v) }

@@ -56,6 +56,7 @@ func newEnv(tb testing.TB) *env {
 		Store:  store,
 		Keys:   ring,
 		Hasher: &password.Hasher{Params: password.DefaultParams, Limiter: password.NewLimiter(0, 16)},
+		KEK:    kek,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -40,4 +41,13 @@ func (s *Store) SigningKeys(ctx context.Context) ([]gatehouse.SigningKey, error)
 		keys = append(keys, k)
 	}
 	return keys, rows.Err()
+}
+
+// RetireSigningKey stops publishing a key. Retiring twice keeps the first time.
+func (s *Store) RetireSigningKey(ctx context.Context, id string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ? WHERE id = ? AND retired_at IS NULL`, micros(at), id)
+	if err != nil {
+		return fmt.Errorf("retire signing key: %w", err)
+	}
+	return nil
 }
