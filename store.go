@@ -39,6 +39,7 @@ type Store interface {
 	KeyStore
 	SessionStore
 	LifecycleStore
+	AdminStore
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -106,5 +107,4 @@ type LifecycleStore interface {
 	RevokeUserSessions(ctx context.Context, userID, keep, reason string, now time.Time) ([]string, error)
 	// RevokedSince lists sessions revoked at or after since.
 	RevokedSince(ctx context.Context, since time.Time) ([]RevokedSession, error)
-	SetUserDisabled(ctx context.Context, userID string, disabled bool) error
 }

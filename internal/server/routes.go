@@ -17,8 +17,6 @@ func (s *Server) addRoutes(d Deps) error {
 	}
 	authn := a.Handler
 	require := auth.Require
-	_ = require
-	_ = gatehouse.PermNotesRead
 
 	s.handle("GET /healthz", handleHealthz())
 	s.handle("GET /readyz", handleReadyz(d.Store))
@@ -33,6 +31,12 @@ func (s *Server) addRoutes(d Deps) error {
 	s.handle("GET /v1/sessions", authn(handleSessionList(d)))
 	s.handle("DELETE /v1/sessions/{id}", authn(handleSessionDelete(d)))
 	s.handle("POST /v1/sessions/revoke-all", authn(handleSessionRevokeAll(d)))
+
+	// Admin (function-level authorization: the permission is the guard).
+	s.handle("GET /v1/admin/users", authn(require(gatehouse.PermUsersRead)(handleAdminUsers(d))))
+	s.handle("PUT /v1/admin/users/{id}/roles", authn(require(gatehouse.PermUsersWrite)(handleAdminSetRoles(d))))
+	s.handle("POST /v1/admin/users/{id}/disable", authn(require(gatehouse.PermUsersWrite)(handleAdminSetDisabled(d, true))))
+	s.handle("POST /v1/admin/users/{id}/enable", authn(require(gatehouse.PermUsersWrite)(handleAdminSetDisabled(d, false))))
 	return nil
 }
 

@@ -244,15 +244,3 @@ func (s *Store) RevokedSince(ctx context.Context, since time.Time) ([]gatehouse.
 	}
 	return out, rows.Err()
 }
-
-// SetUserDisabled disables or enables an account.
-func (s *Store) SetUserDisabled(ctx context.Context, userID string, disabled bool) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?`, disabled, micros(s.now()), userID)
-	if err != nil {
-		return fmt.Errorf("update user: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return gatehouse.ErrNotFound
-	}
-	return nil
-}
