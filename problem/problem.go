@@ -106,10 +106,16 @@ func Write(w http.ResponseWriter, r *http.Request, p *Problem) {
 // as it is; anything else is recorded in the request's access-log line (or
 // the default logger) and answered with a generic 500.
 func Respond(w http.ResponseWriter, r *http.Request, err error) {
+	if err == nil {
+		err = errors.New("problem.Respond: nil error")
+	}
 	var p *Problem
 	if errors.As(err, &p) {
-		Write(w, r, p)
-		return
+		if p != nil {
+			Write(w, r, p)
+			return
+		}
+		err = errors.New("problem.Respond: nil *Problem")
 	}
 	if !reqlog.SetError(r.Context(), err) {
 		slog.ErrorContext(r.Context(), "internal error", "request_id", reqid.FromContext(r.Context()), "error", err.Error())

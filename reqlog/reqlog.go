@@ -55,8 +55,9 @@ func SetError(ctx context.Context, err error) bool {
 	if e == nil || err == nil {
 		return false
 	}
+	msg := err.Error() // outside the lock: Error methods may panic
 	e.mu.Lock()
-	e.err = err.Error()
+	e.err = msg
 	e.mu.Unlock()
 	return true
 }
@@ -92,7 +93,8 @@ type statusWriter struct {
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
+	// 1xx answers (103 Early Hints) precede the real status.
+	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.status = code
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -166,11 +168,12 @@ func Handler(logger *slog.Logger, h http.Handler) http.Handler {
 const Redacted = "[REDACTED]"
 
 // sensitive lists substrings of attribute keys whose values are secrets.
-var sensitive = []string{"password", "passwd", "secret", "token", "authorization", "cookie", "credential", "private", "api_key", "apikey", "kek"}
+var sensitive = []string{"password", "passwd", "passphrase", "secret", "token", "authorization", "cookie", "credential", "private", "apikey", "kek"}
 
-// Sensitive reports whether an attribute key names a secret.
+// Sensitive reports whether an attribute key names a secret. Case, '-'
+// and '_' are ignored, so X-Api-Key, api_key and APIKEY all match.
 func Sensitive(key string) bool {
-	k := strings.ToLower(key)
+	k := strings.NewReplacer("-", "", "_", "").Replace(strings.ToLower(key))
 	for _, s := range sensitive {
 		if strings.Contains(k, s) {
 			return true

@@ -105,24 +105,33 @@ func LoadKEK(path, envValue, dataDir string) (kek *KEK, created bool, err error)
 		secret := make([]byte, 32)
 		rand.Read(secret)
 		text := base64.StdEncoding.EncodeToString(secret) + "\n"
-		// O_EXCL: two processes starting at once cannot both write a key.
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			return LoadKEK(path, envValue, dataDir)
-		}
+		// Written to a temporary file, synced, then linked into place:
+		// link fails when the name exists, so of two processes starting at
+		// once exactly one key wins, and nobody can read a half-written file.
+		tmp, err := os.CreateTemp(dataDir, ".secret-*.tmp")
 		if err != nil {
 			return nil, false, fmt.Errorf("create development key-encryption key: %w", err)
 		}
-		if _, err := f.WriteString(text); err != nil {
-			f.Close()
+		defer os.Remove(tmp.Name())
+		if err := tmp.Chmod(0o600); err != nil {
+			tmp.Close()
+			return nil, false, err
+		}
+		if _, err := tmp.WriteString(text); err != nil {
+			tmp.Close()
 			return nil, false, fmt.Errorf("write development key-encryption key: %w", err)
 		}
-		if err := f.Sync(); err != nil {
-			f.Close()
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
 			return nil, false, err
 		}
-		if err := f.Close(); err != nil {
+		if err := tmp.Close(); err != nil {
 			return nil, false, err
+		}
+		if err := os.Link(tmp.Name(), p); errors.Is(err, fs.ErrExist) {
+			return LoadKEK(path, envValue, dataDir)
+		} else if err != nil {
+			return nil, false, fmt.Errorf("create development key-encryption key: %w", err)
 		}
 		k, err := NewKEK(secret, "dev", p)
 		return k, true, err

@@ -31,8 +31,9 @@ var migrations embed.FS
 
 // Store is the SQLite implementation of gatehouse.Store.
 type Store struct {
-	db  *sql.DB
-	now gatehouse.Clock
+	db   *sql.DB
+	now  gatehouse.Clock
+	path string
 }
 
 var _ gatehouse.Store = (*Store)(nil)
@@ -63,15 +64,21 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &Store{db: db, now: time.Now}, nil
+	return &Store{db: db, now: time.Now, path: path}, nil
 }
 
 // SetClock replaces the clock used for created/updated times (tests).
 func (s *Store) SetClock(c gatehouse.Clock) { s.now = c }
 
 // Migrate applies every pending migration. It is idempotent and safe to run
-// while servers use the database: SQLite's write lock serializes it.
+// while servers start or run on the same file: an exclusive lock on a file
+// beside the database serializes migrators (goose has no SQLite locker).
 func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
+	unlock, err := lockFile(s.path + ".migrate.lock")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return nil, err
