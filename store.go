@@ -38,8 +38,10 @@ type Store interface {
 	UserStore
 	KeyStore
 	SessionStore
+	NoteStore
 	LifecycleStore
 	AdminStore
+	CookieStore
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -107,4 +109,11 @@ type LifecycleStore interface {
 	RevokeUserSessions(ctx context.Context, userID, keep, reason string, now time.Time) ([]string, error)
 	// RevokedSince lists sessions revoked at or after since.
 	RevokedSince(ctx context.Context, since time.Time) ([]RevokedSession, error)
+}
+
+// CookieStore keeps browser sessions, whose cookie is stored as a hash.
+type CookieStore interface {
+	CreateCookieSession(ctx context.Context, s *Session, cookieHash []byte) error
+	// SessionByCookieHash finds a browser session, live or not.
+	SessionByCookieHash(ctx context.Context, hash []byte) (*Session, error)
 }

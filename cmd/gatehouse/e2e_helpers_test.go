@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -57,6 +58,10 @@ func freeAddr(t testing.TB) string {
 	return addr
 }
 
+// noDefaultLimits, among startServer's arguments, keeps the server's own
+// rate limits instead of the test harness's very high ones.
+const noDefaultLimits = "--test-keep-limits"
+
 // startServer runs `gatehouse serve` on dataDir ("" for a new temporary
 // one) and waits for /healthz. It stops the server at the end of the test.
 func startServer(t testing.TB, dataDir string, args ...string) *testServer {
@@ -67,7 +72,16 @@ func startServer(t testing.TB, dataDir string, args ...string) *testServer {
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	ts := &testServer{URL: "http://" + addr, Addr: addr, DataDir: dataDir, Log: &syncBuffer{}, Env: map[string]string{}, cancel: cancel, done: make(chan error, 1)}
-	full := append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--log-level", "debug", "--hash-concurrency", "2"}, args...)
+	// Limits high enough for functional tests; the rate-limit tests set
+	// their own. Flags given later override these (the last --rate-limit
+	// for a route would be a duplicate, so tests that set one pass
+	// noDefaultLimits).
+	base := []string{"serve", "--addr", addr, "--data-dir", dataDir, "--log-level", "debug", "--hash-concurrency", "2"}
+	if !slices.Contains(args, noDefaultLimits) {
+		base = append(base, "--rate-limit", "POST /v1/auth/token=100000/minute,POST /v1/users=100000/minute,POST /v1/auth/revoke=100000/minute,POST /v1/auth/session=100000/minute,*=100000/minute")
+	}
+	args = slices.DeleteFunc(slices.Clone(args), func(s string) bool { return s == noDefaultLimits })
+	full := append(base, args...)
 	getenv := func(k string) string { return ts.Env[k] }
 	go func() { ts.done <- run(ctx, full, getenv, strings.NewReader(""), io.Discard, ts.Log) }()
 	deadline := time.Now().Add(30 * time.Second)

@@ -8,19 +8,26 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"os"
+	"os/signal"
 	"runtime"
+	"syscall"
 	"time"
 
+	"github.com/gatehouse/gatehouse/clientip"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/password"
 	"github.com/gatehouse/gatehouse/internal/revocation"
 	"github.com/gatehouse/gatehouse/internal/server"
+	"github.com/gatehouse/gatehouse/internal/transport"
 )
 
 // serveConfig is the validated configuration of `gatehouse serve`.
 type serveConfig struct {
 	storeFlags
+	tlsFlags
 	addr            string
 	issuer          string
 	audience        string
@@ -30,6 +37,8 @@ type serveConfig struct {
 	hashQueue       int
 	keyPoll         time.Duration
 	refreshGrace    time.Duration
+	rateLimits      rateLimitFlag
+	trustedProxies  string
 	refreshIdleTTL  time.Duration
 	refreshMaxTTL   time.Duration
 	shutdownTimeout time.Duration
@@ -41,14 +50,17 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	c := &serveConfig{}
 	fs := newFlagSet("serve", "serve [flags]", stderr)
 	c.storeFlags.register(fs)
+	c.tlsFlags.register(fs)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
-	fs.StringVar(&c.issuer, "issuer", "", "exact iss of issued tokens, an http(s) URL (default: http://ADDR)")
+	fs.StringVar(&c.issuer, "issuer", "", "exact iss of issued tokens, an http(s) URL (default: http://ADDR, or https://ADDR with TLS, https://DOMAIN with --acme-domain)")
 	fs.StringVar(&c.audience, "audience", "", "aud of issued tokens (default: the issuer)")
 	fs.DurationVar(&c.accessTokenTTL, "access-token-ttl", 15*time.Minute, "lifetime of access tokens (1m to 24h)")
 	fs.IntVar(&c.passwordMinLen, "password-min-length", 15, "minimum password length in characters (8 to 64; NIST SP 800-63B-4)")
 	fs.IntVar(&c.hashConcurrency, "hash-concurrency", 0, "password hashes computed at once (default: the number of CPUs)")
 	fs.IntVar(&c.hashQueue, "hash-queue", 0, "password hashes allowed to wait for a slot before 503 (default: 16 per hashing slot)")
 	fs.DurationVar(&c.keyPoll, "key-poll-interval", 10*time.Second, "how often signing keys are reloaded from the store (1s to 5m)")
+	fs.Var(&c.rateLimits, "rate-limit", "per-route limit 'METHOD /path=N/second|minute|hour|day' (repeatable; '*=N/period' sets the general per-user limit); keyed by client IP on anonymous routes, by user on authenticated ones")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is believed (default: none; the client IP is the socket's)")
 	fs.DurationVar(&c.refreshGrace, "refresh-grace", 5*time.Second, "how long a rotated refresh token may be retried and get the same answer (0 to 1m; 0 treats any retry as reuse)")
 	fs.DurationVar(&c.refreshIdleTTL, "refresh-idle-ttl", 14*24*time.Hour, "a session ends after this long without a refresh (1h to 365 days)")
 	fs.DurationVar(&c.refreshMaxTTL, "refresh-max-ttl", 90*24*time.Hour, "a session ends this long after login, whatever its use (1h to 365 days, at least --refresh-idle-ttl)")
@@ -81,6 +93,9 @@ func (c *serveConfig) validate() error {
 	if c.hashConcurrency < 0 || c.hashConcurrency > 256 || c.hashQueue < 0 || c.hashQueue > 100000 {
 		return usageError{"--hash-concurrency must be 0..256 and --hash-queue 0..100000"}
 	}
+	if _, err := clientip.ParseCIDRs(c.trustedProxies); c.trustedProxies != "" && err != nil {
+		return usageError{fmt.Sprintf("--trusted-proxies: %v", err)}
+	}
 	if c.refreshGrace < 0 || c.refreshGrace > time.Minute {
 		return usageError{"--refresh-grace must be between 0 and 1m"}
 	}
@@ -93,7 +108,7 @@ func (c *serveConfig) validate() error {
 	if c.shutdownTimeout <= 0 || c.shutdownTimeout > time.Minute {
 		return usageError{"--shutdown-timeout must be between 0 and 1m"}
 	}
-	return nil
+	return c.tlsFlags.validate(c.addr)
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -134,17 +149,40 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Info("created the first signing key", "kid", kid)
 	}
 
+	fe, err := c.tlsFlags.newFrontEnd(c.dataDir, store, kek, log)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
+	fe.listening(ln.Addr())
+	var redirectLn net.Listener
+	if fe.redirect != nil {
+		if redirectLn, err = net.Listen("tcp", c.httpRedirectAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("--http-redirect-addr: %w", err)
+		}
+	}
+	closeListeners := func() {
+		ln.Close()
+		if redirectLn != nil {
+			redirectLn.Close()
+		}
+	}
 	issuer := c.issuer
 	if issuer == "" {
-		issuer = "http://" + ln.Addr().String()
+		issuer = fe.issuer(ln.Addr())
 	}
 	audience := c.audience
 	if audience == "" {
 		audience = issuer
+	}
+	var proxies []netip.Prefix
+	if c.trustedProxies != "" {
+		proxies, _ = clientip.ParseCIDRs(c.trustedProxies)
+		log.Warn("trusting X-Forwarded-For from these proxies; anyone who can connect from them chooses the client IP", "trusted_proxies", c.trustedProxies)
 	}
 	conc, queue := c.hashConcurrency, c.hashQueue
 	if conc == 0 {
@@ -161,8 +199,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			AccessTokenTTL: c.accessTokenTTL,
 			PasswordMinLen: c.passwordMinLen,
 			RefreshGrace:   c.refreshGrace,
+			RateLimits:     c.rateLimits.rules,
+			UserRate:       c.rateLimits.user,
+			TrustedProxies: proxies,
 			RefreshIdleTTL: c.refreshIdleTTL,
 			RefreshMaxTTL:  c.refreshMaxTTL,
+			TrustedOrigins: c.exactOrigins(),
+			HSTS:           c.hsts(),
 		},
 		Store:  store,
 		Keys:   ring,
@@ -174,11 +217,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Logger:      log,
 	})
 	if err != nil {
-		ln.Close()
+		closeListeners()
+		return err
+	}
+	handler, err := c.tlsFlags.wrap(api)
+	if err != nil {
+		closeListeners()
 		return err
 	}
 	srv := &http.Server{
-		Handler: api,
+		Handler: handler,
+		// HTTPS with HTTP/2 when a certificate source is configured
+		// (see internal/transport.ServerConfig); nil: plain HTTP.
+		TLSConfig: fe.tlsConfig,
 		// Slowloris and slow-body defence; WriteTimeout leaves room for a
 		// queued password hash.
 		ReadHeaderTimeout: 5 * time.Second,
@@ -193,24 +244,91 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	go ring.Poll(bg, c.keyPoll, func(err error) { log.Error("reload signing keys", "error", err.Error()) })
 	go revs.Run(bg, time.Second, func(err error) { log.Error("sync revoked sessions", "error", err.Error()) })
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "issuer", issuer, "database", c.databaseDescription())
+	if rl := fe.reloader; rl != nil {
+		// New certificate files are picked up by polling and on SIGHUP;
+		// only new handshakes use them, so no connection is dropped.
+		logReload := func(how string) func(bool, error) {
+			return func(changed bool, err error) {
+				switch {
+				case err != nil:
+					log.Error("certificate files do not load; still serving the previous certificate", "trigger", how, "error", err.Error())
+				case changed:
+					leaf := rl.Leaf()
+					log.Info("reloaded the TLS certificate", "trigger", how, "subject", leaf.Subject.String(),
+						"not_after", leaf.NotAfter.UTC().Format(time.RFC3339), "fingerprint_sha256", transport.Fingerprint(leaf))
+				default:
+					log.Info("TLS certificate files unchanged", "trigger", how, "fingerprint_sha256", transport.Fingerprint(rl.Leaf()))
+				}
+			}
+		}
+		go rl.Watch(bg, certReloadInterval, logReload("file change"))
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for {
+				select {
+				case <-bg.Done():
+					return
+				case <-hup:
+					changed, err := rl.Reload()
+					logReload("SIGHUP")(changed, err)
+				}
+			}
+		}()
+	}
+
+	errc := make(chan error, 2)
+	scheme := "http"
+	if fe.tlsConfig != nil {
+		scheme = "https"
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	var redirectSrv *http.Server
+	if redirectLn != nil {
+		redirectSrv = &http.Server{
+			Handler:           fe.redirect,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      10 * time.Second,
+			IdleTimeout:       30 * time.Second,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		go func() { errc <- redirectSrv.Serve(redirectLn) }()
+		log.Info("listening for plain HTTP: ACME challenges, redirects to HTTPS", "addr", redirectLn.Addr().String())
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme, "issuer", issuer, "database", c.databaseDescription())
+	fe.obtain(c.acmeDomains, log)
 
 	select {
 	case err := <-errc:
+		srv.Close()
+		if redirectSrv != nil {
+			redirectSrv.Close()
+		}
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing in-flight requests", "timeout", c.shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("shutdown timed out; closing remaining connections", "error", err.Error())
-		srv.Close()
+	servers := []*http.Server{srv}
+	if redirectSrv != nil {
+		servers = append(servers, redirectSrv)
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil {
+			log.Warn("shutdown timed out; closing remaining connections", "error", err.Error())
+			s.Close()
+		}
+	}
+	for range servers {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	log.Info("stopped")
 	return nil

@@ -164,21 +164,42 @@ type tokenIssuer struct{ d Deps }
 
 // passwordGrant is RFC 6749 §4.3.
 func (ti *tokenIssuer) passwordGrant(r *http.Request, form url.Values) (*tokenResponse, *oauthError) {
-	ctx := r.Context()
 	username, pw := form.Get("username"), form.Get("password")
 	if username == "" || pw == "" {
 		return nil, invalidRequest("The username and password parameters are required.")
 	}
-	if len(username) > 256 || utf8.RuneCountInString(pw) > 256*4 {
-		return nil, errBadCredentials
+	u, oe := ti.authenticate(r, username, pw)
+	if oe != nil {
+		return nil, oe
 	}
-	u, err := ti.d.Store.UserByUsername(ctx, gatehouse.NormalizeUsername(username))
-	if err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
-		return nil, ti.serverError(r, err)
+	scope, oe := ti.grantScope(r, u, form.Get("scope"))
+	if oe != nil {
+		return nil, oe
 	}
-	// Hash against a dummy for unknown users so both paths cost one
-	// argon2id verification (OWASP Authentication Cheat Sheet, "login
-	// throttling and response time").
+	return ti.newSession(r, u, scope)
+}
+
+// authenticate checks a username and password. Every failure (unknown
+// user, wrong password, disabled account) is the same errBadCredentials,
+// reached through the same work: an unknown user's password is verified
+// against a dummy hash, so both paths cost one argon2id verification
+// (OWASP Authentication Cheat Sheet, "authentication responses"). The
+// reason is kept in the server log only.
+func (ti *tokenIssuer) authenticate(r *http.Request, username, pw string) (*gatehouse.User, *oauthError) {
+	ctx := r.Context()
+	name := gatehouse.NormalizeUsername(username)
+	if len(username) > 256 || len(pw) > 4096 {
+		// No account has such a name or password; still do the work.
+		name, pw = "", ""
+	}
+	var u *gatehouse.User
+	if name != "" {
+		var err error
+		u, err = ti.d.Store.UserByUsername(ctx, name)
+		if err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
+			return nil, ti.serverError(r, err)
+		}
+	}
 	stored := password.DummyHash(ti.d.Hasher.Params)
 	if u != nil {
 		stored = u.PasswordHash
@@ -198,7 +219,6 @@ func (ti *tokenIssuer) passwordGrant(r *http.Request, form url.Values) (*tokenRe
 		case ok && u.Disabled:
 			reason = "account disabled"
 		}
-		// The reason stays in the server log only.
 		reqlog.Add(ctx, slogString("login_failure", reason))
 		return nil, errBadCredentials
 	}
@@ -211,11 +231,7 @@ func (ti *tokenIssuer) passwordGrant(r *http.Request, form url.Values) (*tokenRe
 			}
 		}
 	}
-	scope, oe := ti.grantScope(r, u, form.Get("scope"))
-	if oe != nil {
-		return nil, oe
-	}
-	return ti.newSession(r, u, scope)
+	return u, nil
 }
 
 // errBadRefresh is the one answer for an unknown, expired, reused or

@@ -8,36 +8,71 @@ import (
 )
 
 // addRoutes lists every route of the API with the checks that guard it.
-// Read it as a table: a route without authn(...) is public on purpose, and
-// auth.Require names the permission (OAuth2 scope) a token must carry.
+// Read it as a table:
+//   - public(...)   anyone; rate-limited per client IP where a limit is set
+//   - user(...)     a valid bearer token; the general per-user rate limit
+//   - browser(...)  a bearer token or the session cookie (cookie requests
+//     that change state must pass http.CrossOriginProtection)
+//   - require(p)    the token must carry permission (OAuth2 scope) p
+//
+// Object-level checks (another user's note or session is 404) are in the
+// handlers, next to the store call that enforces them.
 func (s *Server) addRoutes(d Deps) error {
 	a, err := newAuthenticator(d)
 	if err != nil {
 		return err
 	}
-	authn := a.Handler
+	lim, err := newLimits(d)
+	if err != nil {
+		return err
+	}
+	cop := http.NewCrossOriginProtection()
+	for _, o := range d.Config.TrustedOrigins {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			return err
+		}
+	}
 	require := auth.Require
+	public := func(pattern string, h http.Handler) { s.handle(pattern, lim.anon(pattern, h)) }
+	user := func(pattern string, h http.Handler) { s.handle(pattern, a.Handler(lim.user(pattern, h))) }
+	browser := func(pattern string, h http.Handler) {
+		s.handle(pattern, browserAuth(d, a, cop, false)(lim.user(pattern, h)))
+	}
 
-	s.handle("GET /healthz", handleHealthz())
-	s.handle("GET /readyz", handleReadyz(d.Store))
-	s.handle("GET /.well-known/jwks.json", handleJWKS(d.Keys))
-	s.handle("GET /.well-known/oauth-authorization-server", handleMetadata(d))
+	public("GET /healthz", handleHealthz())
+	public("GET /readyz", handleReadyz(d.Store))
+	public("GET /.well-known/jwks.json", handleJWKS(d.Keys))
+	public("GET /.well-known/oauth-authorization-server", handleMetadata(d))
 
-	s.handle("POST /v1/users", handleRegister(d))
-	s.handle("POST /v1/auth/token", handleToken(d))
-	s.handle("POST /v1/auth/revoke", handleRevoke(d, a.Verifier))
-	s.handle("GET /v1/users/me", authn(handleMe(d.Store)))
-	s.handle("POST /v1/users/me/password", authn(handlePasswordChange(d)))
-	s.handle("GET /v1/sessions", authn(handleSessionList(d)))
-	s.handle("DELETE /v1/sessions/{id}", authn(handleSessionDelete(d)))
-	s.handle("POST /v1/sessions/revoke-all", authn(handleSessionRevokeAll(d)))
+	public("POST /v1/users", handleRegister(d))
+	public("POST /v1/auth/token", handleToken(d))
+	public("POST /v1/auth/revoke", handleRevoke(d, a.Verifier))
+	public("POST /v1/auth/session", cop.Handler(handleBrowserLogin(d)))
+	s.handle("DELETE /v1/auth/session", browserAuth(d, a, cop, true)(handleBrowserLogout(d)))
+
+	browser("GET /v1/users/me", handleMe(d.Store))
+	browser("POST /v1/users/me/password", handlePasswordChange(d))
+	user("GET /v1/sessions", handleSessionList(d))
+	user("DELETE /v1/sessions/{id}", handleSessionDelete(d))
+	user("POST /v1/sessions/revoke-all", handleSessionRevokeAll(d))
+
+	// Notes (object-level checks inside the handlers: another user's note is 404).
+	user("GET /v1/notes", require(gatehouse.PermNotesRead)(handleNoteList(d.Store)))
+	user("POST /v1/notes", require(gatehouse.PermNotesWrite)(handleNoteCreate(d.Store, d.Config.MaxBodyBytes)))
+	user("GET /v1/notes/{id}", require(gatehouse.PermNotesRead)(handleNoteGet(d.Store)))
+	user("PATCH /v1/notes/{id}", require(gatehouse.PermNotesWrite)(handleNoteUpdate(d.Store, d.Config.MaxBodyBytes)))
+	user("DELETE /v1/notes/{id}", require(gatehouse.PermNotesWrite)(handleNoteDelete(d.Store)))
+	user("PUT /v1/notes/{id}/shares/{username}", require(gatehouse.PermNotesWrite)(handleNoteShare(d.Store)))
+	user("DELETE /v1/notes/{id}/shares/{username}", require(gatehouse.PermNotesWrite)(handleNoteUnshare(d.Store)))
 
 	// Admin (function-level authorization: the permission is the guard).
-	s.handle("GET /v1/admin/users", authn(require(gatehouse.PermUsersRead)(handleAdminUsers(d))))
-	s.handle("PUT /v1/admin/users/{id}/roles", authn(require(gatehouse.PermUsersWrite)(handleAdminSetRoles(d))))
-	s.handle("POST /v1/admin/users/{id}/disable", authn(require(gatehouse.PermUsersWrite)(handleAdminSetDisabled(d, true))))
-	s.handle("POST /v1/admin/users/{id}/enable", authn(require(gatehouse.PermUsersWrite)(handleAdminSetDisabled(d, false))))
+	user("GET /v1/admin/users", require(gatehouse.PermUsersRead)(handleAdminUsers(d)))
+	user("PUT /v1/admin/users/{id}/roles", require(gatehouse.PermUsersWrite)(handleAdminSetRoles(d)))
+	user("POST /v1/admin/users/{id}/disable", require(gatehouse.PermUsersWrite)(handleAdminSetDisabled(d, true)))
+	user("POST /v1/admin/users/{id}/enable", require(gatehouse.PermUsersWrite)(handleAdminSetDisabled(d, false)))
+
+	if bad := lim.unknown(s.routes); len(bad) > 0 {
+		return errUnknownRoutes(bad)
+	}
 	return nil
 }
-
-var _ http.Handler = (*Server)(nil)

@@ -9,16 +9,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/auth"
+	"github.com/gatehouse/gatehouse/clientip"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/password"
 	"github.com/gatehouse/gatehouse/internal/revocation"
 	"github.com/gatehouse/gatehouse/problem"
+	"github.com/gatehouse/gatehouse/ratelimit"
 	"github.com/gatehouse/gatehouse/reqid"
 	"github.com/gatehouse/gatehouse/reqlog"
 	"github.com/gatehouse/gatehouse/secheaders"
@@ -35,6 +38,21 @@ type Config struct {
 	PasswordMinLen  int           // default 15
 	ClockSkew       time.Duration // leeway when verifying tokens, ≤ 60 s
 	VerifyCacheSize int
+	// HSTS is the Strict-Transport-Security policy sent over HTTPS; the
+	// zero value is secheaders' default (one year, includeSubDomains).
+	HSTS secheaders.HSTS
+	// CookieSessionTTL is the lifetime of a browser session. Default 12 h.
+	CookieSessionTTL time.Duration
+	// TrustedOrigins may make cookie-authenticated unsafe requests from
+	// another origin (the --cors-origins list).
+	TrustedOrigins []string
+	// RateLimits override DefaultRateLimits per route pattern; UserRate
+	// replaces DefaultUserRate.
+	RateLimits map[string]ratelimit.Rate
+	UserRate   ratelimit.Rate
+	// TrustedProxies may set X-Forwarded-For; nobody else can choose the
+	// client IP that rate limits and throttling key on.
+	TrustedProxies []netip.Prefix
 	// RefreshGrace is how long a rotated refresh token may be presented
 	// again and get the same answer (a client retrying after a network
 	// error) instead of ending the session as a reuse. Zero: no grace.
@@ -58,6 +76,9 @@ func (c *Config) Defaults() {
 	if c.PasswordMinLen == 0 {
 		c.PasswordMinLen = 15
 	}
+	if c.CookieSessionTTL == 0 {
+		c.CookieSessionTTL = 12 * time.Hour
+	}
 	if c.ClockSkew == 0 {
 		c.ClockSkew = 60 * time.Second
 	}
@@ -71,6 +92,8 @@ type Deps struct {
 	Hasher *password.Hasher
 	// KEK seals refresh-token successors kept for the grace window.
 	KEK *keys.KEK
+	// RateStore keeps rate-limit state; nil: in memory, per process.
+	RateStore ratelimit.Store
 	// Revocations is the in-memory set of ended sessions; NewServer makes
 	// one (fed only by this process) when nil.
 	Revocations *revocation.Set
@@ -104,10 +127,21 @@ func NewServer(d Deps) (*Server, error) {
 	if err := s.addRoutes(d); err != nil {
 		return nil, err
 	}
+	var ips clientip.Resolver
+	if err := ips.AddTrustedProxies(d.Config.TrustedProxies...); err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
 	var h http.Handler = http.HandlerFunc(s.serveMux)
 	h = problem.Recover(h)
-	h = secheaders.New().Handler(h)
+	sh := secheaders.New()
+	if d.Config.HSTS != (secheaders.HSTS{}) {
+		if err := sh.SetHSTS(d.Config.HSTS); err != nil {
+			return nil, fmt.Errorf("hsts: %w", err)
+		}
+	}
+	h = sh.Handler(h)
 	h = reqlog.Handler(d.Logger, h)
+	h = ips.Handler(h)
 	h = reqid.Handler(h)
 	s.handler = h
 	return s, nil

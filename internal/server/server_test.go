@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/password"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/sqlite"
+	"github.com/gatehouse/gatehouse/ratelimit"
 )
 
 const (
@@ -52,7 +53,8 @@ func newEnv(tb testing.TB) *env {
 		tb.Fatal(err)
 	}
 	srv, err := server.NewServer(server.Deps{
-		Config: server.Config{Issuer: issuer, Audience: audience},
+		// Benchmarks run far past the default per-user limit.
+		Config: server.Config{Issuer: issuer, Audience: audience, UserRate: ratelimit.Rate{Limit: 1_000_000, Period: time.Second}},
 		Store:  store,
 		Keys:   ring,
 		Hasher: &password.Hasher{Params: password.DefaultParams, Limiter: password.NewLimiter(0, 16)},

@@ -244,3 +244,21 @@ func (s *Store) RevokedSince(ctx context.Context, since time.Time) ([]gatehouse.
 	}
 	return out, rows.Err()
 }
+
+// CreateCookieSession stores a browser session keyed by its cookie's hash.
+func (s *Store) CreateCookieSession(ctx context.Context, sess *gatehouse.Session, cookieHash []byte) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions
+		(id, user_id, created_at, last_used_at, expires_at, scope, client_ip, user_agent, cookie_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sess.ID, sess.UserID, micros(sess.CreatedAt), micros(sess.LastUsedAt), micros(sess.ExpiresAt),
+		sess.Scope, sess.ClientIP, sess.UserAgent, cookieHash)
+	if err != nil {
+		return fmt.Errorf("insert session: %w", err)
+	}
+	return nil
+}
+
+// SessionByCookieHash finds a browser session by its cookie's hash.
+func (s *Store) SessionByCookieHash(ctx context.Context, hash []byte) (*gatehouse.Session, error) {
+	return oneSession(s.db.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions s WHERE s.cookie_hash = ?`, hash))
+}
