@@ -70,7 +70,7 @@ func newEnv(tb testing.TB) *env {
 // user stores an account directly and returns a signed access token for it.
 func (e *env) user(tb testing.TB, name string, roles ...string) (*gatehouse.User, string) {
 	tb.Helper()
-	u := &gatehouse.User{ID: "u-" + name, Username: name, Email: name + "@example.com", Age: 30, PasswordHash: "x", Roles: roles}
+	u := &gatehouse.User{ID: "u-" + name, Username: name, Email: name + "@example.com", Age: 30, PasswordHash: password.DummyHash(password.DefaultParams), Roles: roles}
 	if err := e.store.CreateUser(context.Background(), u); err != nil {
 		tb.Fatal(err)
 	}
