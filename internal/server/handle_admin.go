@@ -134,6 +134,16 @@ func handleAdminSetDisabled(d Deps, disabled bool) http.Handler {
 		}
 		actor, _ := auth.FromContext(r.Context())
 		event := "account_enabled"
+		if !disabled {
+			// Enabling also lifts a login lock (the NIST cap on
+			// consecutive failures): the admin vouches for the account.
+			if u, err := d.Store.UserByID(r.Context(), id); err == nil {
+				if err := d.Throttle.Reset(u.Username); err != nil {
+					problem.Respond(w, r, err)
+					return
+				}
+			}
+		}
 		if disabled {
 			event = "account_disabled"
 			if err := endSessions(d, r, id, "", "account disabled"); err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/auth"
+	"github.com/gatehouse/gatehouse/clientip"
 	"github.com/gatehouse/gatehouse/internal/password"
 	"github.com/gatehouse/gatehouse/reqid"
 	"github.com/gatehouse/gatehouse/reqlog"
@@ -51,6 +52,10 @@ func (e *oauthError) Error() string { return e.Code + ": " + e.Description }
 func invalidRequest(desc string) *oauthError {
 	return &oauthError{Code: "invalid_request", Description: desc, status: http.StatusBadRequest}
 }
+
+// errBusy answers when the password-hash queue is full: the client should
+// retry shortly (RFC 9110 §10.2.3 Retry-After).
+var errBusy = &oauthError{Code: "temporarily_unavailable", Description: "The server is busy; retry shortly.", status: http.StatusServiceUnavailable, retryAfter: 1}
 
 // errBadCredentials is the one answer for an unknown user, a wrong
 // password and a disabled account, so the endpoint reveals nothing about
@@ -192,11 +197,24 @@ func (ti *tokenIssuer) authenticate(r *http.Request, username, pw string) (*gate
 		// No account has such a name or password; still do the work.
 		name, pw = "", ""
 	}
+	// Brute-force back-off per (username, IP) and per username (NIST SP
+	// 800-63B-4 §3.2.2). A throttled attempt is answered like a wrong
+	// password, after the same dummy verification, whether or not the
+	// account exists and whatever the password.
+	ip, _ := clientip.FromContext(ctx)
+	if _, throttled := ti.d.Throttle.Check(name, ip); throttled {
+		if err := ti.d.Hasher.VerifyDummy(ctx, pw); errors.Is(err, password.ErrBusy) {
+			return nil, errBusy
+		}
+		reqlog.Add(ctx, slogString("login_failure", "throttled"))
+		return nil, errBadCredentials
+	}
 	var u *gatehouse.User
 	if name != "" {
 		var err error
 		u, err = ti.d.Store.UserByUsername(ctx, name)
 		if err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
+			ti.d.Throttle.Release(name, ip)
 			return nil, ti.serverError(r, err)
 		}
 	}
@@ -206,8 +224,9 @@ func (ti *tokenIssuer) authenticate(r *http.Request, username, pw string) (*gate
 	}
 	ok, rehash, err := ti.d.Hasher.Verify(ctx, stored, pw)
 	if err != nil {
+		ti.d.Throttle.Release(name, ip)
 		if errors.Is(err, password.ErrBusy) {
-			return nil, &oauthError{Code: "temporarily_unavailable", Description: "The server is busy; retry shortly.", status: http.StatusServiceUnavailable, retryAfter: 1}
+			return nil, errBusy
 		}
 		return nil, ti.serverError(r, err)
 	}
@@ -220,8 +239,18 @@ func (ti *tokenIssuer) authenticate(r *http.Request, username, pw string) (*gate
 			reason = "account disabled"
 		}
 		reqlog.Add(ctx, slogString("login_failure", reason))
+		if ev := ti.d.Throttle.Failure(name, ip); ev.Started() {
+			userID := ""
+			if u != nil {
+				userID = u.ID
+			}
+			ti.event(r, "login_throttled", userID, "username", name, "client_ip", ip.String(),
+				"pair_failures", strconv.Itoa(ev.PairFailures), "account_failures", strconv.Itoa(ev.AccountFailures),
+				"locked", strconv.FormatBool(ev.Locked))
+		}
 		return nil, errBadCredentials
 	}
+	ti.d.Throttle.Success(name, ip)
 	if rehash {
 		// Parameters were raised since this hash was made: upgrade it now
 		// that the clear password is at hand. Failure is not fatal.

@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/password"
 	"github.com/gatehouse/gatehouse/internal/revocation"
+	"github.com/gatehouse/gatehouse/internal/throttle"
 	"github.com/gatehouse/gatehouse/problem"
 	"github.com/gatehouse/gatehouse/ratelimit"
 	"github.com/gatehouse/gatehouse/reqid"
@@ -53,6 +54,9 @@ type Config struct {
 	// TrustedProxies may set X-Forwarded-For; nobody else can choose the
 	// client IP that rate limits and throttling key on.
 	TrustedProxies []netip.Prefix
+	// MaxConcurrent and MaxConcurrentPerIP bound the requests in flight,
+	// overall (503 above it) and per client IP (429). Defaults 1024 and 64.
+	MaxConcurrent, MaxConcurrentPerIP int
 	// RefreshGrace is how long a rotated refresh token may be presented
 	// again and get the same answer (a client retrying after a network
 	// error) instead of ending the session as a reuse. Zero: no grace.
@@ -76,6 +80,12 @@ func (c *Config) Defaults() {
 	if c.PasswordMinLen == 0 {
 		c.PasswordMinLen = 15
 	}
+	if c.MaxConcurrent == 0 {
+		c.MaxConcurrent = 1024
+	}
+	if c.MaxConcurrentPerIP == 0 {
+		c.MaxConcurrentPerIP = 64
+	}
 	if c.CookieSessionTTL == 0 {
 		c.CookieSessionTTL = 12 * time.Hour
 	}
@@ -92,6 +102,9 @@ type Deps struct {
 	Hasher *password.Hasher
 	// KEK seals refresh-token successors kept for the grace window.
 	KEK *keys.KEK
+	// Throttle is the login back-off; NewServer makes an in-memory one
+	// when nil.
+	Throttle *throttle.Throttle
 	// RateStore keeps rate-limit state; nil: in memory, per process.
 	RateStore ratelimit.Store
 	// Revocations is the in-memory set of ended sessions; NewServer makes
@@ -120,6 +133,13 @@ func NewServer(d Deps) (*Server, error) {
 		d.Now = time.Now
 	}
 	d.Config.Defaults()
+	if d.Throttle == nil {
+		t, err := throttle.New(throttle.Config{Now: d.Now})
+		if err != nil {
+			return nil, err
+		}
+		d.Throttle = t
+	}
 	if d.Revocations == nil {
 		d.Revocations = revocation.New(d.Store, d.Config.AccessTokenTTL+d.Config.ClockSkew, d.Now)
 	}
@@ -131,7 +151,14 @@ func NewServer(d Deps) (*Server, error) {
 	if err := ips.AddTrustedProxies(d.Config.TrustedProxies...); err != nil {
 		return nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
+	conc, err := ratelimit.NewConcurrency(d.Config.MaxConcurrent, d.Config.MaxConcurrentPerIP)
+	if err != nil {
+		return nil, err
+	}
 	var h http.Handler = http.HandlerFunc(s.serveMux)
+	// Bounded work per client and overall (OWASP API4:2023): a client
+	// holding many slow requests open cannot take every worker.
+	h = conc.Handler(h)
 	h = problem.Recover(h)
 	sh := secheaders.New()
 	if d.Config.HSTS != (secheaders.HSTS{}) {
