@@ -21,8 +21,12 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	sub := args[0]
 	var sf storeFlags
+	var activateIn time.Duration
 	fs := newFlagSet("keys "+sub, "keys "+sub+" [flags]", stderr)
 	sf.register(fs)
+	if sub == "rotate" {
+		fs.DurationVar(&activateIn, "activate-in", 0, "publish the new key now but sign with it only after this delay (0 to 24h), so services that cached the JWKS learn it first; e.g. 10m in production")
+	}
 	if err := parseFlags(fs, args[1:], getenv); err != nil {
 		return err
 	}
@@ -41,8 +45,15 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return err
 		}
+		if activateIn < 0 || activateIn > 24*time.Hour {
+			return usageError{"--activate-in must be between 0 and 24h"}
+		}
 		ring := keys.NewRing(store, kek, nil)
-		k, err := ring.Rotate(ctx, time.Time{})
+		at := time.Time{}
+		if activateIn > 0 {
+			at = time.Now().Add(activateIn)
+		}
+		k, err := ring.Rotate(ctx, at)
 		if err != nil {
 			return err
 		}

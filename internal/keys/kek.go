@@ -30,7 +30,8 @@ const DevKEKFile = "secret.key"
 // with AES-256-GCM under a key derived from it with HKDF-SHA256, with the
 // key ID as additional data so a sealed key cannot be moved to another row.
 type KEK struct {
-	aead cipher.AEAD
+	aead   cipher.AEAD
+	secret []byte
 	// Source says where the key came from: "file", "env" or "dev".
 	Source string
 	// Path is the file it was read from, or "" for the environment.
@@ -71,7 +72,18 @@ func NewKEK(secret []byte, source, path string) (*KEK, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &KEK{aead: aead, Source: source, Path: path}, nil
+	return &KEK{aead: aead, secret: secret, Source: source, Path: path}, nil
+}
+
+// Derive returns a 32-byte key for another purpose (such as sealing the
+// audit chain), derived from the KEK with HKDF-SHA256 and the label, so
+// one secret serves several uses without any two sharing a key.
+func (k *KEK) Derive(label string) []byte {
+	out, err := hkdf.Key(sha256.New, k.secret, nil, "gatehouse "+label, 32)
+	if err != nil {
+		panic(err) // cannot happen: 32 bytes is far below HKDF's limit
+	}
+	return out
 }
 
 // LoadKEK finds the KEK: the file at path when given, else envValue when

@@ -70,7 +70,7 @@ func handleBrowserLogin(d Deps) http.Handler {
 			problem.Respond(w, r, err)
 			return
 		}
-		securityEvent(d, r, "login_success", u.ID, "session", sess.ID, "kind", "cookie")
+		securityEvent(d, r, "browser_session_started", u.ID, "session", sess.ID)
 		http.SetCookie(w, &http.Cookie{Name: CookieName, Value: value, Path: "/", MaxAge: int(d.Config.CookieSessionTTL / time.Second),
 			Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 		noStore(w)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -239,11 +240,13 @@ func (ti *tokenIssuer) authenticate(r *http.Request, username, pw string) (*gate
 			reason = "account disabled"
 		}
 		reqlog.Add(ctx, slogString("login_failure", reason))
+		userID := ""
+		if u != nil {
+			userID = u.ID
+		}
+		// The reason is kept here, server-side only.
+		ti.event(r, "login_failure", userID, "username", name, "reason", reason)
 		if ev := ti.d.Throttle.Failure(name, ip); ev.Started() {
-			userID := ""
-			if u != nil {
-				userID = u.ID
-			}
 			ti.event(r, "login_throttled", userID, "username", name, "client_ip", ip.String(),
 				"pair_failures", strconv.Itoa(ev.PairFailures), "account_failures", strconv.Itoa(ev.AccountFailures),
 				"locked", strconv.FormatBool(ev.Locked))
@@ -251,6 +254,7 @@ func (ti *tokenIssuer) authenticate(r *http.Request, username, pw string) (*gate
 		return nil, errBadCredentials
 	}
 	ti.d.Throttle.Success(name, ip)
+	ti.event(r, "login_success", u.ID)
 	if rehash {
 		// Parameters were raised since this hash was made: upgrade it now
 		// that the clear password is at hand. Failure is not fatal.
@@ -368,14 +372,52 @@ func (ti *tokenIssuer) event(r *http.Request, name, userID string, kv ...string)
 	securityEvent(ti.d, r, name, userID, kv...)
 }
 
-// securityEvent logs a security event with the request ID. The audit
-// trail in the store builds on these names.
+// securityEvent records a security event: on the log, and in the audit
+// trail when the server has one. kv are extra facts (never secrets); the
+// keys "subject" and "session" name what the event is about.
 func securityEvent(d Deps, r *http.Request, name, userID string, kv ...string) {
-	attrs := []any{"event", name, "user_id", userID, "request_id", reqid.FromContext(r.Context())}
+	ctx := r.Context()
+	attrs := []any{"event", name, "user_id", userID, "request_id", reqid.FromContext(ctx)}
+	detail := map[string]string{}
+	subject := ""
 	for i := 0; i+1 < len(kv); i += 2 {
 		attrs = append(attrs, kv[i], kv[i+1])
+		switch kv[i] {
+		case "subject":
+			subject = kv[i+1]
+		default:
+			detail[kv[i]] = kv[i+1]
+		}
 	}
-	d.Logger.WarnContext(r.Context(), "security event", attrs...)
+	if subject == "" {
+		subject = userID
+	}
+	d.Logger.WarnContext(ctx, "security event", attrs...)
+	if d.Audit == nil {
+		return
+	}
+	ip, _ := clientip.FromContext(ctx)
+	ev := &gatehouse.AuditEvent{Type: name, Actor: userID, Subject: subject, RequestID: reqid.FromContext(ctx),
+		Outcome: outcomeOf(name), Detail: detail}
+	if ip.IsValid() {
+		ev.ClientIP = ip.String()
+	}
+	// The request does not fail when the trail cannot be written; the
+	// event is on the log line above and the error is logged loudly.
+	if err := d.Audit.Append(context.WithoutCancel(ctx), ev); err != nil {
+		d.Logger.ErrorContext(ctx, "audit trail write failed", "event", name, "error", err.Error())
+	}
+}
+
+// outcomeOf classifies an event type for the audit trail.
+func outcomeOf(event string) string {
+	switch event {
+	case "login_failure", "login_throttled", "refresh_token_reuse":
+		return "failure"
+	case "authorization_denied":
+		return "denied"
+	}
+	return "success"
 }
 
 // grantScope intersects the requested scope with what the user's roles

@@ -80,6 +80,7 @@ func handleRegister(d Deps) http.Handler {
 			problem.Respond(w, r, err)
 			return
 		}
+		securityEvent(d, r, "user_registered", u.ID)
 		noStore(w)
 		w.Header().Set("Location", "/v1/users/me")
 		jsonbody.Write(w, http.StatusCreated, newUserResponse(u))

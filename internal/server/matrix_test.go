@@ -57,6 +57,7 @@ var matrix = []matrixRow{
 	{"PUT", "/v1/admin/users/{target}/roles", `{"roles":["user"]}`, [6]int{401, 403, 403, 403, 403, 200}},
 	{"POST", "/v1/admin/users/{target}/disable", "", [6]int{401, 403, 403, 403, 403, 200}},
 	{"POST", "/v1/admin/users/{target}/enable", "", [6]int{401, 403, 403, 403, 403, 200}},
+	{"GET", "/v1/admin/audit", "", [6]int{401, 403, 403, 403, 403, 200}},
 }
 
 // TestAuthorizationMatrix sends every route, as every actor, to a real

@@ -32,7 +32,19 @@ func (s *Server) addRoutes(d Deps) error {
 			return err
 		}
 	}
-	require := auth.Require
+	// require is auth.Require that also records a refusal in the audit
+	// trail (OWASP ASVS 5.0 §16.3.2: log authorization failures).
+	require := func(scope string) func(http.Handler) http.Handler {
+		return func(h http.Handler) http.Handler {
+			inner := auth.Require(scope)(h)
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if c, ok := auth.FromContext(r.Context()); ok && !c.Has(scope) {
+					securityEvent(d, r, "authorization_denied", c.Subject, "permission", scope, "route", r.Pattern)
+				}
+				inner.ServeHTTP(w, r)
+			})
+		}
+	}
 	public := func(pattern string, h http.Handler) { s.handle(pattern, lim.anon(pattern, h)) }
 	user := func(pattern string, h http.Handler) { s.handle(pattern, a.Handler(lim.user(pattern, h))) }
 	browser := func(pattern string, h http.Handler) {
@@ -70,6 +82,7 @@ func (s *Server) addRoutes(d Deps) error {
 	user("PUT /v1/admin/users/{id}/roles", require(gatehouse.PermUsersWrite)(handleAdminSetRoles(d)))
 	user("POST /v1/admin/users/{id}/disable", require(gatehouse.PermUsersWrite)(handleAdminSetDisabled(d, true)))
 	user("POST /v1/admin/users/{id}/enable", require(gatehouse.PermUsersWrite)(handleAdminSetDisabled(d, false)))
+	user("GET /v1/admin/audit", require(gatehouse.PermAuditRead)(handleAudit(d)))
 
 	if bad := lim.unknown(s.routes); len(bad) > 0 {
 		return errUnknownRoutes(bad)

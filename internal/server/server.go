@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/auth"
 	"github.com/gatehouse/gatehouse/clientip"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/password"
 	"github.com/gatehouse/gatehouse/internal/revocation"
@@ -102,6 +103,11 @@ type Deps struct {
 	Hasher *password.Hasher
 	// KEK seals refresh-token successors kept for the grace window.
 	KEK *keys.KEK
+	// Audit is the tamper-evident audit trail and AuditStore the store it
+	// reads from; nil: events go to the log only and the audit route
+	// answers from an empty trail.
+	Audit      *audit.Log
+	AuditStore gatehouse.AuditStore
 	// Throttle is the login back-off; NewServer makes an in-memory one
 	// when nil.
 	Throttle *throttle.Throttle
@@ -133,6 +139,21 @@ func NewServer(d Deps) (*Server, error) {
 		d.Now = time.Now
 	}
 	d.Config.Defaults()
+	if d.AuditStore == nil {
+		if as, ok := d.Store.(gatehouse.AuditStore); ok {
+			d.AuditStore = as
+		}
+	}
+	if d.Audit == nil && d.AuditStore != nil {
+		l, err := audit.New(d.AuditStore, d.KEK.Derive("audit chain v1"), d.Now)
+		if err != nil {
+			return nil, err
+		}
+		d.Audit = l
+	}
+	if d.AuditStore == nil {
+		return nil, errors.New("server: the store keeps no audit trail")
+	}
 	if d.Throttle == nil {
 		t, err := throttle.New(throttle.Config{Now: d.Now})
 		if err != nil {
