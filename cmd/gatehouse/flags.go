@@ -49,20 +49,34 @@ func envName(flagName string) string {
 // parseFlags parses args, then fills every flag not given on the command
 // line from its GATEHOUSE_ variable. Bad values name the flag or variable.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	_, err := parseFlagSources(fs, args, getenv)
+	return err
+}
+
+// Where a flag's value came from, as `config check` reports it.
+const (
+	fromDefault = "default"
+	fromFlag    = "flag"
+	fromEnv     = "env"
+)
+
+// parseFlagSources is parseFlags that also reports the source of every
+// flag's value: fromFlag, fromEnv or (absent from the map) fromDefault.
+func parseFlagSources(fs *flag.FlagSet, args []string, getenv func(string) string) (map[string]string, error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			return nil, err
 		}
-		return usageError{err.Error()}
+		return nil, usageError{err.Error()}
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+		return nil, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	sources := map[string]string{}
+	fs.Visit(func(f *flag.Flag) { sources[f.Name] = fromFlag })
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
+		if sources[f.Name] != "" || err != nil {
 			return
 		}
 		v := getenv(envName(f.Name))
@@ -71,9 +85,11 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 		}
 		if e := fs.Set(f.Name, v); e != nil {
 			err = usageError{fmt.Sprintf("invalid value for %s: %v", envName(f.Name), e)}
+			return
 		}
+		sources[f.Name] = fromEnv
 	})
-	return err
+	return sources, err
 }
 
 // storeFlags are shared by every command that opens the store.
@@ -91,23 +107,39 @@ func (sf *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&sf.secretKeyFile, "secret-key-file", "", "file holding the key-encryption key for private signing keys: base64 of at least 32 random bytes (or GATEHOUSE_SECRET_KEY); generated into --data-dir for development when neither is set")
 }
 
-// openStore opens (and migrates) the configured store.
-func (sf *storeFlags) openStore() (*sqlite.Store, error) {
-	if sf.redisURL != "" {
-		return nil, usageError{"--redis-url: Redis support is not available in this version"}
-	}
+// errPostgres is sqlitePath's answer for a postgres:// --database-url.
+var errPostgres = usageError{"--database-url: PostgreSQL support is not available in this version"}
+
+// sqlitePath is the SQLite file the store flags name.
+func (sf *storeFlags) sqlitePath() (string, error) {
 	path := filepath.Join(sf.dataDir, "gatehouse.db")
 	switch {
 	case sf.databaseURL == "":
 	case strings.HasPrefix(sf.databaseURL, "sqlite:"):
 		path = strings.TrimPrefix(strings.TrimPrefix(sf.databaseURL, "sqlite:"), "//")
 		if path == "" {
-			return nil, usageError{"--database-url: sqlite: needs a file path, as in sqlite:/var/lib/gatehouse/gatehouse.db"}
+			return "", usageError{"--database-url: sqlite: needs a file path, as in sqlite:/var/lib/gatehouse/gatehouse.db"}
 		}
-	case strings.HasPrefix(sf.databaseURL, "postgres://"), strings.HasPrefix(sf.databaseURL, "postgresql://"):
-		return nil, usageError{"--database-url: PostgreSQL support is not available in this version"}
+	case isPostgresURL(sf.databaseURL):
+		return "", errPostgres
 	default:
-		return nil, usageError{"--database-url: must start with sqlite: (or be empty for the default file)"}
+		return "", usageError{"--database-url: must start with sqlite: (or be empty for the default file)"}
+	}
+	return path, nil
+}
+
+func isPostgresURL(u string) bool {
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
+}
+
+// openStore opens (and migrates) the configured store.
+func (sf *storeFlags) openStore() (*sqlite.Store, error) {
+	if sf.redisURL != "" {
+		return nil, usageError{"--redis-url: Redis support is not available in this version"}
+	}
+	path, err := sf.sqlitePath()
+	if err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(sf.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create --data-dir: %w", err)
@@ -308,11 +340,10 @@ type frontEnd struct {
 // newFrontEnd loads or prepares the certificates. Everything that can
 // fail on a bad file or setting fails here, before anything listens.
 func (tf *tlsFlags) newFrontEnd(dataDir string, store *sqlite.Store, kek *keys.KEK, log *slog.Logger) (*frontEnd, error) {
-	fe := &frontEnd{issuer: func(a net.Addr) string { return "http://" + a.String() }}
+	fe := &frontEnd{issuer: func(a net.Addr) string { return tf.defaultIssuer(a.String()) }}
 	if !tf.tlsOn() {
 		return fe, nil
 	}
-	fe.issuer = func(a net.Addr) string { return "https://" + a.String() }
 	rd := &transport.Redirect{}
 	fe.target = rd
 	switch {
@@ -352,13 +383,6 @@ func (tf *tlsFlags) newFrontEnd(dataDir string, store *sqlite.Store, kek *keys.K
 		cfg.NextProtos = append(cfg.NextProtos, acme.ALPNProto) // TLS-ALPN-01, RFC 8737
 		fe.tlsConfig = cfg
 		rd.Hosts = tf.acmeDomains
-		domain := tf.acmeDomains[0]
-		fe.issuer = func(a net.Addr) string {
-			if _, port, _ := net.SplitHostPort(a.String()); port != "443" {
-				return "https://" + net.JoinHostPort(domain, port)
-			}
-			return "https://" + domain
-		}
 		log.Info("certificates over ACME; the CA's terms of service are accepted", "domains", tf.acmeDomains, "directory", tf.acmeDirectory)
 	}
 	if tf.httpRedirectAddr != "" {
@@ -371,6 +395,22 @@ func (tf *tlsFlags) newFrontEnd(dataDir string, store *sqlite.Store, kek *keys.K
 		fe.redirect = reqid.Handler(reqlog.Handler(log, secheaders.New().Handler(h)))
 	}
 	return fe, nil
+}
+
+// defaultIssuer is the --issuer used when none is given, for the listener
+// address addr: http://ADDR, https://ADDR with TLS, https://DOMAIN (plus
+// :PORT unless 443) with ACME.
+func (tf *tlsFlags) defaultIssuer(addr string) string {
+	switch {
+	case tf.acmeDomain != "" && len(tf.acmeDomains) > 0:
+		if _, port, _ := net.SplitHostPort(addr); port != "443" {
+			return "https://" + net.JoinHostPort(tf.acmeDomains[0], port)
+		}
+		return "https://" + tf.acmeDomains[0]
+	case tf.tlsOn():
+		return "https://" + addr
+	}
+	return "http://" + addr
 }
 
 // listening records the address of the HTTPS listener, whose port the

@@ -48,7 +48,12 @@ Usage:
   gatehouse user create [flags]           create an account; the password is read from stdin
   gatehouse keys rotate [flags]           create a new signing key
   gatehouse keys list [flags]             list the signing keys
-  gatehouse version                       print version and build information
+  gatehouse audit verify [flags]          check the audit trail's hash chain
+  gatehouse audit export [flags]          write the audit trail as JSON lines
+  gatehouse config check [serve flags]    print the effective configuration and its risks; exit 1 when serve would refuse it
+  gatehouse backup --out FILE [flags]     copy the SQLite database while servers run
+  gatehouse restore --from FILE [flags]   replace the SQLite database with a backup (servers stopped)
+  gatehouse version                       print version, commit, Go toolchain and module versions
 
 Run "gatehouse COMMAND --help" for the flags of a command. Every flag can also
 be set with an environment variable GATEHOUSE_<FLAG> (e.g. GATEHOUSE_DATA_DIR);
@@ -72,8 +77,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runUser(ctx, rest, getenv, stdin, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, rest, getenv, stdout, stderr)
+	case "audit":
+		return runAudit(ctx, rest, getenv, stdout, stderr)
+	case "config":
+		return runConfig(ctx, rest, getenv, stdout, stderr)
+	case "backup":
+		return runBackup(ctx, rest, getenv, stdout, stderr)
+	case "restore":
+		return runRestore(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version":
-		return runVersion(stdout)
+		return runVersion(rest, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -44,11 +45,29 @@ type serveConfig struct {
 	shutdownTimeout time.Duration
 	logLevel        string
 	logFormat       string
+	// behindProxy says a reverse proxy in front ends TLS (see posture.go).
+	behindProxy bool
+	// docs, docsPublic and metricsAddr are parsed, validated and
+	// posture-checked, but nothing is served for them in this version
+	// (serve logs a warning): configurations written for the version
+	// that serves them are judged by the same rules today.
+	docs        bool
+	docsPublic  bool
+	metricsAddr string
+
+	flags   *flag.FlagSet     // for `config check`
+	sources map[string]string // flag name → fromFlag or fromEnv
 }
 
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*serveConfig, error) {
+	return parseServeAs("serve", "serve [flags]", args, getenv, stderr)
+}
+
+// parseServeAs parses and validates serve's flags for the command name
+// (serve, or config check, which takes the same flags).
+func parseServeAs(name, synopsis string, args []string, getenv func(string) string, stderr io.Writer) (*serveConfig, error) {
 	c := &serveConfig{}
-	fs := newFlagSet("serve", "serve [flags]", stderr)
+	fs := newFlagSet(name, synopsis, stderr)
 	c.storeFlags.register(fs)
 	c.tlsFlags.register(fs)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
@@ -67,9 +86,15 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (*s
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 8*time.Second, "how long in-flight requests may finish after SIGTERM")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "json or text")
-	if err := parseFlags(fs, args, getenv); err != nil {
+	fs.BoolVar(&c.behindProxy, "behind-proxy", false, "a reverse proxy in front ends TLS: allows plain HTTP on a non-loopback --addr (needs --trusted-proxies and an https:// --issuer; the proxy must send HSTS)")
+	fs.BoolVar(&c.docs, "docs", false, "serve the OpenAPI document at /openapi.json and /docs (not available in this version: accepted and checked only)")
+	fs.BoolVar(&c.docsPublic, "docs-public", false, "allow --docs on a non-loopback --addr or with --behind-proxy")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "address of a separate listener for metrics, e.g. 127.0.0.1:9090 (not available in this version: accepted and checked only)")
+	sources, err := parseFlagSources(fs, args, getenv)
+	if err != nil {
 		return nil, err
 	}
+	c.flags, c.sources = fs, sources
 	return c, c.validate()
 }
 
@@ -87,7 +112,9 @@ func (c *serveConfig) validate() error {
 	if c.accessTokenTTL < time.Minute || c.accessTokenTTL > 24*time.Hour {
 		return usageError{"--access-token-ttl must be between 1m and 24h"}
 	}
-	if c.passwordMinLen < 8 || c.passwordMinLen > 64 {
+	// Below 8 is a posture refusal (posture.go), so that `config check`
+	// lists it with the other risks.
+	if c.passwordMinLen > 64 {
 		return usageError{"--password-min-length must be between 8 and 64 (NIST SP 800-63B-4 §3.1.1.2 requires at least 8)"}
 	}
 	if c.hashConcurrency < 0 || c.hashConcurrency > 256 || c.hashQueue < 0 || c.hashQueue > 100000 {
@@ -108,7 +135,39 @@ func (c *serveConfig) validate() error {
 	if c.shutdownTimeout <= 0 || c.shutdownTimeout > time.Minute {
 		return usageError{"--shutdown-timeout must be between 0 and 1m"}
 	}
-	return c.tlsFlags.validate(c.addr)
+	if err := c.tlsFlags.validate(c.addr); err != nil {
+		return err
+	}
+	if c.behindProxy {
+		// --behind-proxy is a statement about the network: TLS ends at a
+		// proxy that forwards plain HTTP here. Without the proxies'
+		// addresses every client would share the proxy's IP for rate
+		// limits and throttling; with TLS here there is nothing to say.
+		if c.trustedProxies == "" {
+			return usageError{"--behind-proxy needs --trusted-proxies: the proxies' addresses (CIDRs), so that client IPs come from their X-Forwarded-For instead of the proxy's socket"}
+		}
+		if c.tlsOn() {
+			return usageError{"--behind-proxy means TLS ends at the proxy: drop it when gatehouse serves HTTPS itself (--tls-cert, --dev-tls, --acme-domain)"}
+		}
+		// The default issuer would be http://ADDR, the proxy-side
+		// address: tokens and the RFC 8414 metadata would name it, and
+		// clients would send passwords to a plain-HTTP URL.
+		if u, err := url.Parse(c.issuer); c.issuer == "" || err != nil || u.Scheme != "https" {
+			return usageError{"--behind-proxy needs --issuer set to the https:// URL clients reach the proxy at (RFC 8414 §2: the issuer is an https URL)"}
+		}
+	}
+	if c.docsPublic && !c.docs {
+		return usageError{"--docs-public only applies with --docs"}
+	}
+	if c.metricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.metricsAddr); err != nil {
+			return usageError{fmt.Sprintf("--metrics-addr %q: %v", c.metricsAddr, err)}
+		}
+		if c.metricsAddr == c.addr || c.metricsAddr == c.httpRedirectAddr {
+			return usageError{"--metrics-addr must differ from --addr and --http-redirect-addr: metrics get a listener of their own"}
+		}
+	}
+	return nil
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -116,9 +175,23 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	// Before anything is created or listens: a refused configuration
+	// leaves no development key or database behind.
+	if err := refuseUnsafe(c.posture(getenv)); err != nil {
+		return err
+	}
 	log, err := newLogger(stderr, c.logFormat, c.logLevel)
 	if err != nil {
 		return err
+	}
+	if c.docs {
+		log.Warn("--docs: the OpenAPI document and /docs are not available in this version; the flag is accepted and checked, and nothing is served")
+	}
+	if c.metricsAddr != "" {
+		log.Warn("--metrics-addr: metrics are not available in this version; the flag is accepted and checked, and nothing listens there", "metrics_addr", c.metricsAddr)
+	}
+	if c.behindProxy {
+		log.Info("behind a TLS-terminating proxy (--behind-proxy): the proxy must serve HTTPS only and send Strict-Transport-Security", "trusted_proxies", c.trustedProxies)
 	}
 	kek, err := c.loadKEK(getenv, log)
 	if err != nil {
