@@ -80,3 +80,27 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 		})
 	}
 }
+
+// pruneAudit deletes audit events past the retention period once a day.
+func pruneAudit(ctx context.Context, store gatehouse.AuditStore, kek interface{ Derive(string) []byte }, retention time.Duration, log *slog.Logger) {
+	l, err := audit.New(store, kek.Derive("audit chain v1"), nil)
+	if err != nil {
+		log.Error("audit pruning disabled", "error", err.Error())
+		return
+	}
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := l.Prune(ctx, retention); err != nil {
+				log.Error("prune audit trail", "error", err.Error())
+			} else if n > 0 {
+				log.Info("pruned audit events past retention", "events", n)
+			}
+			t.Reset(24 * time.Hour)
+		}
+	}
+}

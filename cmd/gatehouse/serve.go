@@ -42,6 +42,7 @@ type serveConfig struct {
 	trustedProxies  string
 	refreshIdleTTL  time.Duration
 	refreshMaxTTL   time.Duration
+	auditRetention  time.Duration
 	shutdownTimeout time.Duration
 	logLevel        string
 	logFormat       string
@@ -82,6 +83,7 @@ func parseServeAs(name, synopsis string, args []string, getenv func(string) stri
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is believed (default: none; the client IP is the socket's)")
 	fs.DurationVar(&c.refreshGrace, "refresh-grace", 5*time.Second, "how long a rotated refresh token may be retried and get the same answer (0 to 1m; 0 treats any retry as reuse)")
 	fs.DurationVar(&c.refreshIdleTTL, "refresh-idle-ttl", 14*24*time.Hour, "a session ends after this long without a refresh (1h to 365 days)")
+	fs.DurationVar(&c.auditRetention, "audit-retention", 400*24*time.Hour, "audit events older than this are pruned daily; the chain stays verifiable from an anchor (30 days to 10 years)")
 	fs.DurationVar(&c.refreshMaxTTL, "refresh-max-ttl", 90*24*time.Hour, "a session ends this long after login, whatever its use (1h to 365 days, at least --refresh-idle-ttl)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 8*time.Second, "how long in-flight requests may finish after SIGTERM")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -100,6 +102,9 @@ func parseServeAs(name, synopsis string, args []string, getenv func(string) stri
 
 // validate refuses a bad configuration at start, naming the flag.
 func (c *serveConfig) validate() error {
+	if c.auditRetention < 30*24*time.Hour || c.auditRetention > 10*366*24*time.Hour {
+		return usageError{"--audit-retention must be between 720h (30 days) and 87840h (10 years)"}
+	}
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
 		return usageError{fmt.Sprintf("--addr %q: %v", c.addr, err)}
 	}
@@ -316,6 +321,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer stopBG()
 	go ring.Poll(bg, c.keyPoll, func(err error) { log.Error("reload signing keys", "error", err.Error()) })
 	go revs.Run(bg, time.Second, func(err error) { log.Error("sync revoked sessions", "error", err.Error()) })
+	go pruneAudit(bg, store, kek, c.auditRetention, log)
 
 	if rl := fe.reloader; rl != nil {
 		// New certificate files are picked up by polling and on SIGHUP;
