@@ -2,8 +2,12 @@ package gatehouse
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrUnavailable means the store cannot be reached now; callers answer 503.
+var ErrUnavailable = errors.New("store unavailable")
 
 // UserStore keeps accounts and their roles.
 type UserStore interface {

@@ -109,4 +109,3 @@ func TestPruneKeepsChainVerifiable(t *testing.T) {
 		t.Errorf("forged anchor: got broken at %d, want 4", res.BrokenAt)
 	}
 }
-

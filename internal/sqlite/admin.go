@@ -11,6 +11,9 @@ import (
 
 // ListUsers returns a page of accounts in ID order.
 func (s *Store) ListUsers(ctx context.Context, afterID string, limit int) ([]gatehouse.User, error) {
+	if limit < 1 {
+		return nil, nil // SQLite reads LIMIT -1 as no limit
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("select users: %w", err)
@@ -81,6 +84,11 @@ func userState(ctx context.Context, tx *sql.Tx, userID string) (isAdmin, disable
 // SetUserRoles replaces a user's roles in one transaction, refusing to
 // remove the last enabled admin.
 func (s *Store) SetUserRoles(ctx context.Context, userID string, roles []string) error {
+	for _, r := range roles {
+		if err := checkText("role", r); err != nil {
+			return fmt.Errorf("set user roles: %w", err)
+		}
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		isAdmin, disabled, err := userState(ctx, tx, userID)
 		if err != nil {

@@ -11,6 +11,9 @@ import (
 
 // CreateSigningKey stores a new signing key.
 func (s *Store) CreateSigningKey(ctx context.Context, k *gatehouse.SigningKey) error {
+	if err := checkText("id", k.ID, "algorithm", k.Algorithm); err != nil {
+		return fmt.Errorf("create signing key: %w", err)
+	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO signing_keys
 		(id, algorithm, public_key, private_key_enc, created_at, activated_at, retired_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,

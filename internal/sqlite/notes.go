@@ -104,6 +104,12 @@ func likePattern(term string) string {
 // clock steps back or two notes come in one microsecond: a list cursor then
 // never sees a new note appear behind it.
 func (s *Store) CreateNote(ctx context.Context, n *gatehouse.Note) error {
+	if err := checkText("id", n.ID); err != nil {
+		return fmt.Errorf("create note: %w", err)
+	}
+	if err := checkNoteText(&n.Title, &n.Body, &n.Tags); err != nil {
+		return fmt.Errorf("create note: %w", err)
+	}
 	tags, err := json.Marshal(nonNilTags(n.Tags))
 	if err != nil {
 		return fmt.Errorf("encode tags: %w", err)
@@ -161,7 +167,9 @@ func noteFor(ctx context.Context, q noteQuerier, id, userID string) (*gatehouse.
 
 // Notes lists the notes userID owns or has a share of, newest first.
 func (s *Store) Notes(ctx context.Context, userID string, q gatehouse.NoteQuery) ([]gatehouse.Note, error) {
-	if q.Limit < 1 {
+	if q.Limit < 1 || !validText(q.Search) {
+		// A term that may not be written is in no note (and LIKE would
+		// cut it at a NUL byte).
 		return nil, nil
 	}
 	afterTime, afterID := int64(math.MaxInt64), ""
@@ -193,6 +201,9 @@ func (s *Store) Notes(ctx context.Context, userID string, q gatehouse.NoteQuery)
 // narrowed a moment earlier cannot be used. An update with no field set
 // changes nothing, updated_at included, but still requires write access.
 func (s *Store) UpdateNote(ctx context.Context, id, userID string, u gatehouse.NoteUpdate) (*gatehouse.Note, error) {
+	if err := checkNoteText(u.Title, u.Body, u.Tags); err != nil {
+		return nil, fmt.Errorf("update note: %w", err)
+	}
 	var title, body, tags any
 	if u.Title != nil {
 		title = *u.Title
@@ -346,6 +357,27 @@ func scanNote(sc noteScanner) (*gatehouse.Note, error) {
 		}
 	}
 	return &n, nil
+}
+
+func checkNoteText(title, body *string, tags *[]string) error {
+	if title != nil {
+		if err := checkText("title", *title); err != nil {
+			return err
+		}
+	}
+	if body != nil {
+		if err := checkText("body", *body); err != nil {
+			return err
+		}
+	}
+	if tags != nil {
+		for _, t := range *tags {
+			if err := checkText("tag", t); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func nonNilTags(t []string) []string {

@@ -10,14 +10,25 @@ import (
 	"github.com/gatehouse/gatehouse"
 )
 
+func checkSessionText(sess *gatehouse.Session) error {
+	return checkText("session id", sess.ID, "user id", sess.UserID, "scope", sess.Scope,
+		"client ip", sess.ClientIP)
+}
+
 // CreateSession stores a new session and its first refresh token.
 func (s *Store) CreateSession(ctx context.Context, sess *gatehouse.Session, t *gatehouse.RefreshToken) error {
+	if err := checkSessionText(sess); err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	if err := checkText("refresh token session id", t.SessionID); err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions
 			(id, user_id, created_at, last_used_at, expires_at, scope, client_ip, user_agent)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			sess.ID, sess.UserID, micros(sess.CreatedAt), micros(sess.LastUsedAt), micros(sess.ExpiresAt),
-			sess.Scope, sess.ClientIP, sess.UserAgent); err != nil {
+			sess.Scope, sess.ClientIP, cleanUserAgent(sess.UserAgent)); err != nil {
 			return fmt.Errorf("insert session: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at)
@@ -181,6 +192,9 @@ func (s *Store) ActiveSessions(ctx context.Context, userID string, now time.Time
 
 // RevokeSession ends one session of a user.
 func (s *Store) RevokeSession(ctx context.Context, id, userID, reason string, now time.Time) error {
+	if err := checkText("reason", reason); err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var owner string
 		err := tx.QueryRowContext(ctx, `SELECT user_id FROM sessions WHERE id = ?`, id).Scan(&owner)
@@ -196,6 +210,9 @@ func (s *Store) RevokeSession(ctx context.Context, id, userID, reason string, no
 
 // RevokeUserSessions ends every live session of a user but keep.
 func (s *Store) RevokeUserSessions(ctx context.Context, userID, keep, reason string, now time.Time) ([]string, error) {
+	if err := checkText("reason", reason); err != nil {
+		return nil, fmt.Errorf("revoke sessions: %w", err)
+	}
 	var ids []string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND id != ?`, userID, keep)
@@ -224,10 +241,10 @@ func (s *Store) RevokeUserSessions(ctx context.Context, userID, keep, reason str
 	return ids, err
 }
 
-// RevokedSince lists sessions revoked at or after since.
+// RevokedSince lists sessions revoked at or after since, oldest first.
 func (s *Store) RevokedSince(ctx context.Context, since time.Time) ([]gatehouse.RevokedSession, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, user_id, revoked_at FROM sessions
-		WHERE revoked_at IS NOT NULL AND revoked_at >= ? ORDER BY revoked_at`, micros(since))
+		WHERE revoked_at IS NOT NULL AND revoked_at >= ? ORDER BY revoked_at, id`, micros(since))
 	if err != nil {
 		return nil, fmt.Errorf("select revoked sessions: %w", err)
 	}
@@ -247,11 +264,14 @@ func (s *Store) RevokedSince(ctx context.Context, since time.Time) ([]gatehouse.
 
 // CreateCookieSession stores a browser session keyed by its cookie's hash.
 func (s *Store) CreateCookieSession(ctx context.Context, sess *gatehouse.Session, cookieHash []byte) error {
+	if err := checkSessionText(sess); err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions
 		(id, user_id, created_at, last_used_at, expires_at, scope, client_ip, user_agent, cookie_hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sess.ID, sess.UserID, micros(sess.CreatedAt), micros(sess.LastUsedAt), micros(sess.ExpiresAt),
-		sess.Scope, sess.ClientIP, sess.UserAgent, cookieHash)
+		sess.Scope, sess.ClientIP, cleanUserAgent(sess.UserAgent), cookieHash)
 	if err != nil {
 		return fmt.Errorf("insert session: %w", err)
 	}

@@ -12,6 +12,14 @@ import (
 
 // CreateUser inserts u and its roles in one transaction.
 func (s *Store) CreateUser(ctx context.Context, u *gatehouse.User) error {
+	if err := checkText("id", u.ID, "username", u.Username, "email", u.Email, "password hash", u.PasswordHash); err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	for _, r := range u.Roles {
+		if err := checkText("role", r); err != nil {
+			return fmt.Errorf("create user: %w", err)
+		}
+	}
 	now := s.now().UTC()
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = now
@@ -86,6 +94,9 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (*gatehouse
 
 // SetPasswordHash replaces the stored password hash of a user.
 func (s *Store) SetPasswordHash(ctx context.Context, userID, hash string) error {
+	if err := checkText("password hash", hash); err != nil {
+		return fmt.Errorf("set password hash: %w", err)
+	}
 	res, err := s.db.ExecContext(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`,
 		hash, micros(s.now()), userID)
 	if err != nil {
