@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -19,8 +20,10 @@ import (
 	"golang.org/x/crypto/acme"
 	"golang.org/x/crypto/acme/autocert"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/cors"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/postgres"
 	"github.com/gatehouse/gatehouse/internal/sqlite"
 	"github.com/gatehouse/gatehouse/internal/transport"
 	"github.com/gatehouse/gatehouse/problem"
@@ -132,10 +135,28 @@ func isPostgresURL(u string) bool {
 	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
 }
 
-// openStore opens (and migrates) the configured store.
-func (sf *storeFlags) openStore() (*sqlite.Store, error) {
+// backend is what every command needs of a store, whichever database.
+type backend interface {
+	gatehouse.Store
+	gatehouse.AuditStore
+	Migrate(ctx context.Context) (applied []string, err error)
+	ACMECache() autocert.Cache
+}
+
+// openStore opens the configured store: SQLite in the data directory by
+// default, PostgreSQL for a postgres:// URL. It does not migrate.
+func (sf *storeFlags) openStore() (backend, error) {
 	if sf.redisURL != "" {
 		return nil, usageError{"--redis-url: Redis support is not available in this version"}
+	}
+	if isPostgresURL(sf.databaseURL) {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		st, err := postgres.Open(ctx, sf.databaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("--database-url: %w", err)
+		}
+		return st, nil
 	}
 	path, err := sf.sqlitePath()
 	if err != nil {
@@ -339,7 +360,7 @@ type frontEnd struct {
 
 // newFrontEnd loads or prepares the certificates. Everything that can
 // fail on a bad file or setting fails here, before anything listens.
-func (tf *tlsFlags) newFrontEnd(dataDir string, store *sqlite.Store, kek *keys.KEK, log *slog.Logger) (*frontEnd, error) {
+func (tf *tlsFlags) newFrontEnd(dataDir string, store interface{ ACMECache() autocert.Cache }, kek *keys.KEK, log *slog.Logger) (*frontEnd, error) {
 	fe := &frontEnd{issuer: func(a net.Addr) string { return tf.defaultIssuer(a.String()) }}
 	if !tf.tlsOn() {
 		return fe, nil

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/clientip"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/password"
@@ -321,7 +322,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer stopBG()
 	go ring.Poll(bg, c.keyPoll, func(err error) { log.Error("reload signing keys", "error", err.Error()) })
 	go revs.Run(bg, time.Second, func(err error) { log.Error("sync revoked sessions", "error", err.Error()) })
-	go pruneAudit(bg, store, kek, c.auditRetention, log)
+	if as, ok := store.(gatehouse.AuditStore); ok {
+		go pruneAudit(bg, as, kek, c.auditRetention, log)
+	}
 
 	if rl := fe.reloader; rl != nil {
 		// New certificate files are picked up by polling and on SIGHUP;

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -21,84 +20,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/postgres"
 	"github.com/gatehouse/gatehouse/internal/postgres/pgtest"
 )
-
-// proxy forwards TCP connections to PostgreSQL and can be cut, as a network
-// failure or a stopped server would: down closes the listener and every
-// connection, up listens again on the same address.
-type proxy struct {
-	t      *testing.T
-	addr   string
-	target string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]bool
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{t: t, addr: ln.Addr().String(), target: target, conns: map[net.Conn]bool{}}
-	p.serve(ln)
-	t.Cleanup(p.down)
-	return p
-}
-
-func (p *proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[c], p.conns[up] = true, true
-			p.mu.Unlock()
-			go func() { io.Copy(up, c); up.Close() }()
-			go func() { io.Copy(c, up); c.Close() }()
-		}
-	}()
-}
-
-func (p *proxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *proxy) up() {
-	p.t.Helper()
-	var ln net.Listener
-	var err error
-	for range 50 { // the port may take a moment to be free again
-		if ln, err = net.Listen("tcp", p.addr); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		p.t.Fatalf("proxy up: %v", err)
-	}
-	p.serve(ln)
-}
 
 // withHost returns rawURL with its host replaced by addr (unless ""), and
 // extra query parameters appended (the last occurrence of a parameter wins,
@@ -170,14 +91,14 @@ func calls(s *postgres.Store) map[string]func(ctx context.Context) error {
 func TestDatabaseDown(t *testing.T) {
 	base := pgtest.NewSchema(t)
 	u, _ := url.Parse(base)
-	p := startProxy(t, u.Host)
-	s := openMigrated(t, withHost(t, base, p.addr))
+	p := pgtest.StartProxy(t, u.Host)
+	s := openMigrated(t, withHost(t, base, p.Addr))
 	if err := s.CreateUser(t.Context(), testUser("alice")); err != nil {
 		t.Fatal(err)
 	}
 
 	for round := range 2 {
-		p.down()
+		p.Down()
 		start := time.Now()
 		for name, call := range calls(s) {
 			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
@@ -191,7 +112,7 @@ func TestDatabaseDown(t *testing.T) {
 			t.Errorf("round %d: the calls took %v with the database down, want a quick failure", round, d)
 		}
 
-		p.up()
+		p.Up()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			err := s.Ping(t.Context())
@@ -217,8 +138,8 @@ func TestDatabaseDown(t *testing.T) {
 func TestDatabaseDownUnderLoad(t *testing.T) {
 	base := pgtest.NewSchema(t)
 	u, _ := url.Parse(base)
-	p := startProxy(t, u.Host)
-	s := openMigrated(t, withHost(t, base, p.addr))
+	p := pgtest.StartProxy(t, u.Host)
+	s := openMigrated(t, withHost(t, base, p.Addr))
 	if err := s.CreateUser(t.Context(), testUser("alice")); err != nil {
 		t.Fatal(err)
 	}
@@ -259,9 +180,9 @@ func TestDatabaseDownUnderLoad(t *testing.T) {
 	}
 	for range 3 {
 		time.Sleep(300 * time.Millisecond)
-		p.down()
+		p.Down()
 		time.Sleep(300 * time.Millisecond)
-		p.up()
+		p.Up()
 	}
 	time.Sleep(300 * time.Millisecond)
 	close(stop)

@@ -16,6 +16,8 @@
 //   - changes that can remove an admin take a transaction-scoped advisory
 //     lock, so the last-admin rule cannot be raced;
 //   - note creation takes another, so creation times strictly increase;
+//   - audit appends (and prunes) take a third, so the chain has no forks
+//     and its numbers no gaps;
 //   - sharing locks the note row, so "is this share new" is exact.
 //
 // Text: PostgreSQL text cannot hold NUL bytes or invalid UTF-8. The store
@@ -104,6 +106,7 @@ type lockKeys struct {
 	migrate int64 // goose's session lock: one migrator at a time
 	admins  int64 // changes that can remove an enabled admin
 	notes   int64 // note creation, which orders creation times
+	audit   int64 // audit appends and prunes, which extend or cut the chain
 }
 
 func newLockKeys(database, schema string) lockKeys {
@@ -112,7 +115,7 @@ func newLockKeys(database, schema string) lockKeys {
 		h.Write([]byte("gatehouse\x00" + database + "\x00" + schema + "\x00" + purpose))
 		return int64(h.Sum64())
 	}
-	return lockKeys{migrate: key("migrate"), admins: key("admins"), notes: key("notes")}
+	return lockKeys{migrate: key("migrate"), admins: key("admins"), notes: key("notes"), audit: key("audit")}
 }
 
 // Open connects to the database at rawURL (postgres:// or postgresql://)

@@ -39,7 +39,7 @@ func handleAdminUsers(d Deps) http.Handler {
 		}
 		list, err := d.Store.ListUsers(r.Context(), after, limit+1)
 		if err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		page := userPage{Items: make([]userResponse, 0, limit)}
@@ -70,7 +70,7 @@ func handleAdminSetRoles(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req rolesRequest
 		if err := dec.Decode(w, r, &req); err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		id := r.PathValue("id")
@@ -80,7 +80,7 @@ func handleAdminSetRoles(d Deps) http.Handler {
 			return
 		}
 		if err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		err = d.Store.SetUserRoles(r.Context(), id, req.Roles)
@@ -89,7 +89,7 @@ func handleAdminSetRoles(d Deps) http.Handler {
 			return
 		}
 		if err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		actor, _ := auth.FromContext(r.Context())
@@ -100,13 +100,13 @@ func handleAdminSetRoles(d Deps) http.Handler {
 		}
 		if removed {
 			if err := endSessions(d, r, id, "", "role removed"); err != nil {
-				problem.Respond(w, r, err)
+				respond(w, r, err)
 				return
 			}
 		}
 		u, err = d.Store.UserByID(r.Context(), id)
 		if err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		noStore(w)
@@ -129,7 +129,7 @@ func handleAdminSetDisabled(d Deps, disabled bool) http.Handler {
 			problem.Write(w, r, problem.New(http.StatusConflict, "The last enabled admin cannot be disabled."))
 			return
 		case err != nil:
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		actor, _ := auth.FromContext(r.Context())
@@ -139,7 +139,7 @@ func handleAdminSetDisabled(d Deps, disabled bool) http.Handler {
 			// consecutive failures): the admin vouches for the account.
 			if u, err := d.Store.UserByID(r.Context(), id); err == nil {
 				if err := d.Throttle.Reset(u.Username); err != nil {
-					problem.Respond(w, r, err)
+					respond(w, r, err)
 					return
 				}
 			}
@@ -147,14 +147,14 @@ func handleAdminSetDisabled(d Deps, disabled bool) http.Handler {
 		if disabled {
 			event = "account_disabled"
 			if err := endSessions(d, r, id, "", "account disabled"); err != nil {
-				problem.Respond(w, r, err)
+				respond(w, r, err)
 				return
 			}
 		}
 		securityEvent(d, r, event, actor.Subject, "subject", id)
 		u, err := d.Store.UserByID(r.Context(), id)
 		if err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		noStore(w)

@@ -70,7 +70,7 @@ func handleAudit(d Deps) http.Handler {
 		}
 		list, err := d.AuditStore.AuditEvents(r.Context(), f)
 		if err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		page := auditPage{Items: make([]auditEventResponse, 0, limit)}

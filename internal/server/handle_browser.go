@@ -37,7 +37,7 @@ func handleBrowserLogin(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req browserLoginRequest
 		if err := dec.Decode(w, r, &req); err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		u, oe := ti.authenticate(r, req.Username, req.Password)
@@ -54,20 +54,20 @@ func handleBrowserLogin(d Deps) http.Handler {
 		}
 		perms, err := d.Store.RolePermissions(r.Context(), u.Roles)
 		if err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		now := d.Now().UTC()
 		sid, err := uuid.NewV7()
 		if err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		value, hash := newRefreshToken() // 256 random bits, stored hashed
 		sess := &gatehouse.Session{ID: sid.String(), UserID: u.ID, CreatedAt: now, LastUsedAt: now,
 			ExpiresAt: now.Add(d.Config.CookieSessionTTL), Scope: strings.Join(perms, " "), UserAgent: truncate(r.UserAgent(), 256)}
 		if err := d.Store.CreateCookieSession(r.Context(), sess, hash); err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		securityEvent(d, r, "browser_session_started", u.ID, "session", sess.ID)
@@ -84,7 +84,7 @@ func handleBrowserLogout(d Deps) http.Handler {
 		c, _ := auth.FromContext(r.Context())
 		now := d.Now()
 		if err := d.Store.RevokeSession(r.Context(), c.SessionID, c.Subject, "logout", now); err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		d.Revocations.Add(c.SessionID, now)
@@ -124,7 +124,7 @@ func browserAuth(d Deps, a *auth.Authenticator, cop *http.CrossOriginProtection,
 			}
 			sess, err := d.Store.SessionByCookieHash(r.Context(), hashRefreshToken(ck.Value))
 			if err != nil && !errors.Is(err, gatehouse.ErrNotFound) {
-				problem.Respond(w, r, err)
+				respond(w, r, err)
 				return
 			}
 			now := d.Now()

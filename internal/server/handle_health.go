@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -42,4 +43,15 @@ func handleReadyz(store gatehouse.Store) http.Handler {
 func fail(w http.ResponseWriter, r *http.Request, p *problem.Problem, cause error) {
 	reqlog.SetError(r.Context(), cause)
 	problem.Write(w, r, p)
+}
+
+// respond answers err: a store that cannot be reached now is 503 with
+// Retry-After (never a 500 with a driver message); everything else goes
+// through problem.Respond.
+func respond(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, gatehouse.ErrUnavailable) {
+		fail(w, r, problem.New(http.StatusServiceUnavailable, "A backing store does not answer; retry shortly.").With("Retry-After", "5"), err)
+		return
+	}
+	problem.Respond(w, r, err)
 }

@@ -179,7 +179,7 @@ func loadNote(w http.ResponseWriter, r *http.Request, store gatehouse.NoteStore)
 		return nil, "", false
 	}
 	if err != nil {
-		problem.Respond(w, r, err)
+		respond(w, r, err)
 		return nil, "", false
 	}
 	return n, userID, true
@@ -220,7 +220,7 @@ func noteStoreError(w http.ResponseWriter, r *http.Request, err error) {
 		problem.Write(w, r, noteNotFound())
 		return
 	}
-	problem.Respond(w, r, err)
+	respond(w, r, err)
 }
 
 // handleNoteList lists the notes the caller owns or has a share of, newest
@@ -262,7 +262,7 @@ func handleNoteList(store gatehouse.NoteStore) http.Handler {
 		// One more than asked tells whether there is a next page.
 		notes, err := store.Notes(r.Context(), userID, gatehouse.NoteQuery{Search: q, Limit: limit + 1, After: after})
 		if err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		resp := noteListResponse{Items: make([]noteResponse, 0, min(len(notes), limit))}
@@ -270,7 +270,7 @@ func handleNoteList(store gatehouse.NoteStore) http.Handler {
 			notes = notes[:limit]
 			next, err := encodeNoteCursor(&notes[limit-1])
 			if err != nil {
-				problem.Respond(w, r, err)
+				respond(w, r, err)
 				return
 			}
 			resp.NextCursor = &next
@@ -337,14 +337,14 @@ func handleNoteCreate(store gatehouse.NoteStore, maxBodyBytes int64) http.Handle
 		}
 		var req noteCreateRequest
 		if err := dec.Decode(w, r, &req); err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		// A random (version 4) UUID: 122 random bits, no order and no time,
 		// so one note's ID says nothing about another's.
 		id, err := uuid.NewRandom()
 		if err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		// The body is sanitized once, on the way in (ASVS 5.0 §1.3.1), so
@@ -357,7 +357,7 @@ func handleNoteCreate(store gatehouse.NoteStore, maxBodyBytes int64) http.Handle
 				problem.Write(w, r, problem.New(http.StatusNotFound, "The account no longer exists."))
 				return
 			}
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		w.Header().Set("Location", "/v1/notes/"+n.ID)
@@ -394,7 +394,7 @@ func handleNoteUpdate(store gatehouse.NoteStore, maxBodyBytes int64) http.Handle
 		}
 		var req noteUpdateRequest
 		if err := dec.Decode(w, r, &req); err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		u := gatehouse.NoteUpdate{Title: req.Title, Tags: req.Tags}
@@ -481,7 +481,7 @@ func handleNoteShare(store noteShareStore) http.Handler {
 		}
 		sharee, fe, err := noteSharee(r, store, n)
 		if err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		var req shareRequest
@@ -490,7 +490,7 @@ func handleNoteShare(store noteShareStore) http.Handler {
 			if p, ok := errors.AsType[*problem.Problem](err); ok && p.Status == http.StatusUnprocessableEntity && fe != nil {
 				p.Errors = append([]problem.FieldError{*fe}, p.Errors...)
 			}
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		if fe != nil {
@@ -529,7 +529,7 @@ func handleNoteUnshare(store noteShareStore) http.Handler {
 		}
 		sharee, fe, err := noteSharee(r, store, n)
 		if err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		if fe != nil {

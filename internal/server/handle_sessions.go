@@ -33,7 +33,7 @@ func handleSessionList(d Deps) http.Handler {
 		c, _ := auth.FromContext(r.Context())
 		list, err := d.Store.ActiveSessions(r.Context(), c.Subject, d.Now())
 		if err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		out := sessionList{Items: make([]sessionResponse, 0, len(list))}
@@ -59,7 +59,7 @@ func handleSessionDelete(d Deps) http.Handler {
 			return
 		}
 		if err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		d.Revocations.Add(id, now)
@@ -73,7 +73,7 @@ func handleSessionRevokeAll(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := auth.FromContext(r.Context())
 		if err := endSessions(d, r, c.Subject, "", "revoke all"); err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -112,12 +112,12 @@ func handlePasswordChange(d Deps) http.Handler {
 		c, _ := auth.FromContext(r.Context())
 		var req passwordChangeRequest
 		if err := dec.Decode(w, r, &req); err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		u, err := d.Store.UserByID(r.Context(), c.Subject)
 		if err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		var errs []problem.FieldError
@@ -142,12 +142,12 @@ func handlePasswordChange(d Deps) http.Handler {
 			return
 		}
 		if err := d.Store.SetPasswordHash(r.Context(), u.ID, hash); err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		securityEvent(d, r, "password_changed", u.ID)
 		if err := endSessions(d, r, u.ID, c.SessionID, "password changed"); err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)

@@ -501,6 +501,9 @@ func (ti *tokenIssuer) accessToken(u *gatehouse.User, scope []string, sessionID 
 
 func (ti *tokenIssuer) serverError(r *http.Request, err error) *oauthError {
 	reqlog.SetError(r.Context(), err)
+	if errors.Is(err, gatehouse.ErrUnavailable) {
+		return &oauthError{Code: "temporarily_unavailable", Description: "A backing store does not answer; retry shortly.", status: http.StatusServiceUnavailable, retryAfter: 5}
+	}
 	return &oauthError{Code: "server_error", Description: "The server could not complete the request.", status: http.StatusInternalServerError}
 }
 

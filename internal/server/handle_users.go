@@ -68,7 +68,7 @@ func handleRegister(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req := registerRequest{policy: policy}
 		if err := dec.Decode(w, r, &req); err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		u, err := createUser(r.Context(), d.Store, d.Hasher, d.Now, &req, []string{gatehouse.RoleUser})
@@ -77,7 +77,7 @@ func handleRegister(d Deps) http.Handler {
 				hashFailed(w, r, err)
 				return
 			}
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		securityEvent(d, r, "user_registered", u.ID)
@@ -139,7 +139,7 @@ func hashFailed(w http.ResponseWriter, r *http.Request, err error) {
 		fail(w, r, problem.New(http.StatusServiceUnavailable, "The server is busy; retry shortly.").With("Retry-After", "1"), err)
 		return
 	}
-	problem.Respond(w, r, err)
+	respond(w, r, err)
 }
 
 // handleMe returns the caller's account.
@@ -152,7 +152,7 @@ func handleMe(store gatehouse.UserStore) http.Handler {
 			return
 		}
 		if err != nil {
-			problem.Respond(w, r, err)
+			respond(w, r, err)
 			return
 		}
 		noStore(w)

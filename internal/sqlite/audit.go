@@ -14,15 +14,30 @@ import (
 
 var _ gatehouse.AuditStore = (*Store)(nil)
 
+// cleanAuditEvent makes every text of e storable before it is sealed: an
+// audit event is not refused for bytes an attacker chose (a username that
+// is not UTF-8), and the seal must cover exactly what reads back. JSON
+// would rewrite invalid UTF-8 in Detail, and a nil Detail is stored as {}
+// and reads back as an empty map, so either would break the chain at
+// verification. Text becomes valid as in cleanUserAgent; the PostgreSQL
+// store does the same.
+func cleanAuditEvent(e *gatehouse.AuditEvent) {
+	e.Type, e.Actor, e.Subject = cleanUserAgent(e.Type), cleanUserAgent(e.Actor), cleanUserAgent(e.Subject)
+	e.ClientIP, e.RequestID, e.Outcome = cleanUserAgent(e.ClientIP), cleanUserAgent(e.RequestID), cleanUserAgent(e.Outcome)
+	d := make(map[string]string, len(e.Detail))
+	for k, v := range e.Detail {
+		d[cleanUserAgent(k)] = cleanUserAgent(v)
+	}
+	e.Detail = d
+}
+
 // AppendAudit inserts e at the end of the chain. BEGIN IMMEDIATE takes the
 // write lock first, so two appends cannot read the same previous hash.
 func (s *Store) AppendAudit(ctx context.Context, e *gatehouse.AuditEvent, seal func(*gatehouse.AuditEvent) []byte) error {
+	cleanAuditEvent(e)
 	detail, err := json.Marshal(e.Detail)
 	if err != nil {
 		return err
-	}
-	if e.Detail == nil {
-		detail = []byte("{}")
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var last int64
@@ -71,7 +86,8 @@ func scanAudit(rows *sql.Rows) (*gatehouse.AuditEvent, error) {
 	return &e, nil
 }
 
-// AuditEvents returns events matching f in Seq order.
+// AuditEvents returns events matching f in Seq order; a Limit of 0 or less
+// returns them all.
 func (s *Store) AuditEvents(ctx context.Context, f gatehouse.AuditFilter) ([]gatehouse.AuditEvent, error) {
 	where := []string{"seq > ?"}
 	args := []any{f.AfterSeq}
@@ -87,7 +103,11 @@ func (s *Store) AuditEvents(ctx context.Context, f gatehouse.AuditFilter) ([]gat
 	if !f.Until.IsZero() {
 		where, args = append(where, "at < ?"), append(args, micros(f.Until))
 	}
-	args = append(args, f.Limit)
+	limit := int64(-1) // SQLite: no limit
+	if f.Limit > 0 {
+		limit = int64(f.Limit)
+	}
+	args = append(args, limit)
 	// Only fixed clauses with placeholders are joined; no input reaches
 	// the SQL text.
 	rows, err := s.db.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_events WHERE `+strings.Join(where, " AND ")+` ORDER BY seq LIMIT ?`, args...)

@@ -24,9 +24,10 @@ import (
 )
 
 // Store is what the suite needs of a backend: all of gatehouse.Store, the
-// ACME cache, migrations and an injectable clock.
+// audit trail, the ACME cache, migrations and an injectable clock.
 type Store interface {
 	gatehouse.Store
+	gatehouse.AuditStore
 	ACMECache() autocert.Cache
 	Migrate(ctx context.Context) (applied []string, err error)
 	SetClock(gatehouse.Clock)
@@ -69,6 +70,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"NotesPagination", NotesPagination},
 		{"OrderKeys", OrderKeys},
 		{"ACMECache", ACMECache},
+		{"Audit", Audit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, newDB) })
