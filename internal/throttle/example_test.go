@@ -9,7 +9,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/throttle"
 )
 
-// Example shows the calls around a password check: Check before, then
+// Example shows the calls around a password check: Attempt before, then
 // exactly one of Failure, Success or Release. A throttled attempt gets the
 // same answer as a wrong password, even when the password is right.
 func Example() {
@@ -24,10 +24,14 @@ func Example() {
 	ip := netip.MustParseAddr("198.51.100.7")
 
 	login := func(username, password string) string {
-		if _, throttled := th.Check(username, ip); throttled {
+		switch v, _ := th.Attempt(username, ip); v {
+		case throttle.Throttled:
 			// In the server: the same dummy argon2id verification as
 			// for an unknown user, then the same answer.
 			return "invalid_grant"
+		case throttle.InFlight:
+			// This client's own logins for this name are still running.
+			return "temporarily_unavailable" // 503, Retry-After: 1
 		}
 		// In the server, when the password hasher is busy (503) or the
 		// client has gone: th.Release(username, ip).
@@ -58,4 +62,34 @@ func Example() {
 	// guess 6 invalid_grant
 	// right password, throttled: invalid_grant
 	// right password, a second later: ok
+}
+
+// ExampleThrottle_Attempt shows a client sending many logins for one
+// username at once: the first six are verified, the next ones are answered
+// busy until those finish, and none is answered as a wrong password.
+func ExampleThrottle_Attempt() {
+	th, err := throttle.New(throttle.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ip := netip.MustParseAddr("198.51.100.7")
+	for i := 1; i <= 8; i++ {
+		v, _ := th.Attempt("alice", ip)
+		fmt.Println(i, v)
+	}
+	for range 6 {
+		th.Success("alice", ip) // the six verified logins succeed
+	}
+	v, _ := th.Attempt("alice", ip)
+	fmt.Println("then", v)
+	// Output:
+	// 1 allowed
+	// 2 allowed
+	// 3 allowed
+	// 4 allowed
+	// 5 allowed
+	// 6 allowed
+	// 7 in flight
+	// 8 in flight
+	// then allowed
 }

@@ -31,7 +31,7 @@
 // "The verifier SHALL limit consecutive failed authentication attempts on a
 // single account to no more than 100." A Throttle enforces it strictly: when
 // the account's consecutive failures reach AccountCap (at most, and by
-// default, 100), Check refuses every attempt on the account, from every IP,
+// default, 100), Attempt refuses every attempt on the account, from every IP,
 // with no time limit, until Reset (an administrator re-enabling the account,
 // or account recovery) or a restart of an in-memory store. A cooldown that
 // let one more attempt through would allow a 101st consecutive failure.
@@ -39,13 +39,13 @@
 // about three days of patient guessing; the back-off above is what makes
 // that slow, and an operator alerted by the security event can Reset.
 // "Consecutive" ends at a success: Success sets the account's count back to
-// zero. Only verified attempts count: an attempt that Check refused did not
-// test a password, so it does not count toward the cap, or anyone could
+// zero. Only verified attempts count: an attempt that Attempt refused did
+// not test a password, so it does not count toward the cap, or anyone could
 // lock any account in a hundred requests.
 //
 // # Concurrent attempts
 //
-// Check reserves the attempt it allows: until the caller reports Failure,
+// Attempt reserves the attempt it allows: until the caller reports Failure,
 // Success or Release, the attempt counts as a failure for the decision on
 // the next one. Without that, an attacker who sends many guesses at once
 // would have all of them checked against the same count before any failure
@@ -53,16 +53,23 @@
 // cap. A reservation the caller never resolves is dropped after
 // ReservationTTL, longer than any login may take.
 //
+// So a client with PairFree+1 logins for one username in flight has the
+// next refused, even with the right password and no failure on record.
+// Attempt tells that case apart (Verdict InFlight), for the server to
+// answer "busy, retry" at once instead of "wrong password" after a dummy
+// hash: it depends only on the client's own requests, so it reveals
+// nothing (see Attempt).
+//
 // # Answering a throttled attempt
 //
-// A throttled attempt must look exactly like a wrong password: the same
+// A Throttled attempt must look exactly like a wrong password: the same
 // invalid_grant answer, no Retry-After, and the same time, so run the dummy
 // password verification for it (password.Hasher.VerifyDummy). Keys are
 // usernames, not user IDs, and the Throttle never learns whether an account
 // exists, so unknown usernames are throttled in exactly the same way and
 // throttling reveals nothing about which accounts exist (OWASP ASVS 5.0
 // §6.3.8; OWASP Authentication Cheat Sheet, "Login Throttling"). A correct
-// password for a throttled attempt is refused all the same: Check decides
+// password for a throttled attempt is refused all the same: Attempt decides
 // before any verification, and its answer does not depend on the password.
 //
 // Every Failure that starts a back-off or locks the account returns an
@@ -83,6 +90,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -105,13 +113,13 @@ const MaxAccountCap = 100
 // it.
 const FirstDelay = time.Second
 
-// ReservationTTL is how long an attempt allowed by Check counts as a failure
+// ReservationTTL is how long an attempt allowed by Attempt counts as a failure
 // when the caller never reports its outcome. It is longer than any request
 // may take (the server's WriteTimeout), so it only cleans up after a caller
 // that forgot to call Failure, Success or Release.
 const ReservationTTL = time.Minute
 
-// Forever is the wait that Check reports for an account locked at the cap.
+// Forever is the wait that Attempt reports for an account locked at the cap.
 const Forever = time.Duration(math.MaxInt64)
 
 // maxCount keeps failure counts far from overflow.
@@ -141,7 +149,7 @@ type Config struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// OnError is called with every Store error, for logging. The Throttle
-	// fails closed on a Store error: Check refuses the attempt.
+	// fails closed on a Store error: Attempt refuses the attempt (Throttled).
 	OnError func(error)
 }
 
@@ -230,56 +238,121 @@ type Event struct {
 // account: a security event to log.
 func (e Event) Started() bool { return e.PairStarted || e.AccountStarted || e.Locked }
 
-// Check decides whether a login attempt for username from ip may be
+// Verdict is Attempt's decision on a login attempt.
+type Verdict int
+
+const (
+	// Allowed: verify the password, then report the outcome with exactly
+	// one of Failure, Success or Release.
+	Allowed Verdict = iota
+	// Throttled: a back-off is running, or the account is locked, or other
+	// clients' attempts on the account are being verified. Answer exactly as
+	// for a wrong password, after the same dummy verification, without
+	// verifying the real password, and report nothing.
+	Throttled
+	// InFlight: no back-off is running, but this client's own earlier
+	// attempts on this username, as many as it may make without waiting,
+	// are still being verified. Answer as busy (503 temporarily_unavailable
+	// with Retry-After: 1), without any verification, and report nothing.
+	InFlight
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case Allowed:
+		return "allowed"
+	case Throttled:
+		return "throttled"
+	case InFlight:
+		return "in flight"
+	}
+	return "Verdict(" + strconv.Itoa(int(v)) + ")"
+}
+
+// Attempt decides whether a login attempt for username from ip may be
 // verified now. Call it before verifying the password. When it allows the
-// attempt (throttled false), it reserves it: report the outcome with
-// exactly one of Failure, Success or Release. When it refuses, wait is the
-// time until an attempt would be allowed (Forever for a locked account):
-// answer exactly as for a wrong password, without verifying the real
-// password, and call none of the three.
+// attempt, it reserves it: report the outcome with exactly one of Failure,
+// Success or Release. When it refuses, wait is the time until an attempt
+// would be allowed (Forever for a locked account) and the Verdict says how
+// to answer.
+//
+// Why two refusals. Attempts in flight count as failures (see the package
+// documentation), so a client that sends many logins for one username at
+// once, all with the right password, would see all but the first few
+// refused. Answered as wrong passwords, after a dummy verification each,
+// that would tell a legitimate client its password is wrong and spend the
+// hasher on nothing; InFlight lets the server answer "busy, retry" at once
+// instead. That answer reveals nothing about the account, whether it
+// exists or whether a password was right: it depends only on the requests
+// that this client (this IP, or IPv6 /64) has itself sent for this
+// username and that are still running. A refusal that depends on anything
+// else (failures, the cap, or other clients' attempts on the account) is
+// Throttled, and must look like a wrong password.
 //
 // username is the name the client sent; it is normalized as
 // gatehouse.NormalizeUsername does, so every spelling of one name shares
 // its counts. Callers should bound its length first.
-func (t *Throttle) Check(username string, ip netip.Addr) (wait time.Duration, throttled bool) {
+func (t *Throttle) Attempt(username string, ip netip.Addr) (v Verdict, wait time.Duration) {
 	now := t.now()
 	acc := accountKey(username)
 	err := t.store.Update(acc, pairKey(acc, ip), now, func(a, p *State) {
-		wait, throttled = 0, false // f may run again when a store retries
+		v, wait = Allowed, 0 // f may run again when a store retries
 		expire(a, now)
 		expire(p, now)
 		if a.Failures >= t.cap {
-			wait, throttled = Forever, true
+			v, wait = Throttled, Forever
 			return
 		}
-		wait = max(base(p).Add(t.pairDelay(p.Failures+p.Pending)).Sub(now),
-			base(a).Add(t.accountDelay(a.Failures+a.Pending)).Sub(now))
+		// The waits that recorded failures impose, and the waits with
+		// the attempts in flight counted as failures too.
+		failed := max(p.Last.Add(t.pairDelay(p.Failures)).Sub(now),
+			a.Last.Add(t.accountDelay(a.Failures)).Sub(now))
+		pair := base(p).Add(t.pairDelay(p.Failures + p.Pending)).Sub(now)
+		account := base(a).Add(t.accountDelay(a.Failures + a.Pending)).Sub(now)
 		if a.Failures+a.Pending >= t.cap {
 			// Attempts in flight could take the account past the cap:
 			// wait for their outcome.
-			wait = max(wait, FirstDelay)
+			account = max(account, FirstDelay)
 		}
-		if wait > 0 {
-			throttled = true
-			return
+		wait = max(pair, account)
+		switch {
+		case wait <= 0:
+			wait = 0
+			for _, s := range []*State{a, p} {
+				s.Pending++
+				s.Reserved = now
+			}
+			t.settle(a, p)
+		case failed > 0:
+			v = Throttled
+		case account > 0 && a.Pending > p.Pending:
+			// Other clients' attempts are in flight: telling this
+			// client so would tell it that someone is logging in to
+			// the account right now.
+			v = Throttled
+		default:
+			v = InFlight
 		}
-		wait = 0
-		for _, s := range []*State{a, p} {
-			s.Pending++
-			s.Reserved = now
-		}
-		t.settle(a, p)
 	})
 	if err != nil {
 		// Fail closed: an attempt that cannot be counted is not verified.
 		t.onError(fmt.Errorf("throttle: check: %w", err))
-		return FirstDelay, true
+		return Throttled, FirstDelay
 	}
-	return wait, throttled
+	return v, wait
+}
+
+// Check is Attempt without the reason: throttled is true for both
+// refusals, which the caller then answers as wrong passwords. Prefer
+// Attempt, which lets the server answer a client's own excess concurrency
+// as busy instead of as a wrong password.
+func (t *Throttle) Check(username string, ip netip.Addr) (wait time.Duration, throttled bool) {
+	v, wait := t.Attempt(username, ip)
+	return wait, v != Allowed
 }
 
 // Failure records a failed attempt (a wrong password, an unknown username,
-// a disabled account) that Check allowed, and returns what it started.
+// a disabled account) that Attempt allowed, and returns what it started.
 func (t *Throttle) Failure(username string, ip netip.Addr) Event {
 	now := t.now()
 	acc := accountKey(username)
@@ -311,7 +384,7 @@ func (t *Throttle) Failure(username string, ip netip.Addr) Event {
 	return ev
 }
 
-// Success records a successful login that Check allowed. It clears the
+// Success records a successful login that Attempt allowed. It clears the
 // pair and sets the account's consecutive failures back to zero; other IPs'
 // pairs keep their counts, since they may be an attacker's (NIST SP
 // 800-63B-4 §3.2.2: disregard previous failed attempts from the same IP
@@ -333,7 +406,7 @@ func (t *Throttle) Success(username string, ip netip.Addr) {
 	}
 }
 
-// Release gives back the reservation of an attempt that Check allowed but
+// Release gives back the reservation of an attempt that Attempt allowed but
 // that was never verified: the password hasher was busy, or the client went
 // away. It does not count as a failure.
 func (t *Throttle) Release(username string, ip netip.Addr) {

@@ -286,19 +286,19 @@ func TestSuccessResetsOwnPairOnly(t *testing.T) {
 func TestUnknownUsernamesBehaveTheSame(t *testing.T) {
 	accounts := map[string]string{"alice": "right horse battery staple"}
 	type step struct {
-		answer   string
-		wait     time.Duration
-		throttle bool
+		answer  string
+		wait    time.Duration
+		verdict throttle.Verdict
 	}
 	script := func(user string) []step {
 		th, c := newThrottle(t, throttle.Config{})
 		var out []step
 		for i := range 40 {
-			wait, throttled := th.Check(user, ipA)
-			if !throttled {
+			v, wait := th.Attempt(user, ipA)
+			if v == throttle.Allowed {
 				th.Release(user, ipA)
 			}
-			out = append(out, step{login(th, accounts, user, fmt.Sprint("guess ", i), ipA), wait, throttled})
+			out = append(out, step{login(th, accounts, user, fmt.Sprint("guess ", i), ipA), wait, v})
 			c.Advance(time.Duration(i) * 7 * time.Second)
 		}
 		return out
@@ -551,5 +551,95 @@ func TestRace(t *testing.T) {
 				t.Errorf("user%d from address %d: got %d attempts allowed, want 4", u, ip, got)
 			}
 		}
+	}
+}
+
+// TestAttemptVerdicts: a refusal caused only by the client's own attempts
+// in flight is InFlight (answer busy); any other refusal is Throttled
+// (answer as a wrong password).
+func TestAttemptVerdicts(t *testing.T) {
+	type try struct {
+		ip   netip.Addr
+		want throttle.Verdict
+	}
+	tests := []struct {
+		name  string
+		cfg   throttle.Config
+		setup func(t *testing.T, th *throttle.Throttle, c *clock)
+		tries []try // made in order; allowed ones stay in flight
+	}{
+		{
+			name:  "own attempts in flight",
+			tries: []try{{ipA, throttle.Allowed}, {ipA, throttle.Allowed}, {ipA, throttle.Allowed}, {ipA, throttle.Allowed}, {ipA, throttle.Allowed}, {ipA, throttle.Allowed}, {ipA, throttle.InFlight}, {ipA, throttle.InFlight}, {ipB, throttle.Allowed}},
+		},
+		{
+			name: "five failures and one in flight",
+			setup: func(t *testing.T, th *throttle.Throttle, c *clock) {
+				for range 5 {
+					fail(t, th, "alice", ipA)
+				}
+			},
+			tries: []try{{ipA, throttle.Allowed}, {ipA, throttle.InFlight}},
+		},
+		{
+			name: "back-off running",
+			setup: func(t *testing.T, th *throttle.Throttle, c *clock) {
+				for range 6 {
+					fail(t, th, "alice", ipA)
+				}
+			},
+			tries: []try{{ipA, throttle.Throttled}, {ipB, throttle.Allowed}},
+		},
+		{
+			name: "back-off passed",
+			setup: func(t *testing.T, th *throttle.Throttle, c *clock) {
+				for range 6 {
+					fail(t, th, "alice", ipA)
+				}
+				c.Advance(time.Second)
+			},
+			tries: []try{{ipA, throttle.Allowed}, {ipA, throttle.InFlight}},
+		},
+		{
+			name:  "other clients in flight on the account",
+			cfg:   throttle.Config{AccountFree: 2, AccountCap: 10},
+			tries: []try{{nthIP(1), throttle.Allowed}, {nthIP(2), throttle.Allowed}, {nthIP(3), throttle.Allowed}, {nthIP(4), throttle.Throttled}, {nthIP(1), throttle.Throttled}},
+		},
+		{
+			name:  "own attempts fill the account's free failures",
+			cfg:   throttle.Config{AccountFree: 2, AccountCap: 10},
+			tries: []try{{ipA, throttle.Allowed}, {ipA, throttle.Allowed}, {ipA, throttle.Allowed}, {ipA, throttle.InFlight}, {ipB, throttle.Throttled}},
+		},
+		{
+			name: "locked",
+			cfg:  throttle.Config{AccountFree: 1, AccountMax: time.Second, AccountCap: 2},
+			setup: func(t *testing.T, th *throttle.Throttle, c *clock) {
+				failWhenAllowed(t, th, c, "alice", ipA)
+				failWhenAllowed(t, th, c, "alice", ipA)
+			},
+			tries: []try{{ipA, throttle.Throttled}, {ipB, throttle.Throttled}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			th, c := newThrottle(t, tt.cfg)
+			if tt.setup != nil {
+				tt.setup(t, th, c)
+			}
+			for i, tr := range tt.tries {
+				got, wait := th.Attempt("alice", tr.ip)
+				if got != tr.want {
+					t.Fatalf("try %d from %v: got %v (wait %v), want %v", i, tr.ip, got, wait, tr.want)
+				}
+				if (got == throttle.Allowed) != (wait == 0) {
+					t.Errorf("try %d: got %v with wait %v, want a wait exactly when refused", i, got, wait)
+				}
+				if w, throttled := th.Check("alice", tr.ip); got != throttle.Allowed && !throttled {
+					t.Errorf("try %d: Check got allowed after %v, want throttled (wait %v)", i, got, w)
+				} else if got == throttle.Allowed && !throttled {
+					th.Release("alice", tr.ip) // the extra reservation Check made
+				}
+			}
+		})
 	}
 }
