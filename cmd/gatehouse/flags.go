@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/acme"
 	"golang.org/x/crypto/acme/autocert"
 
@@ -106,7 +107,7 @@ type storeFlags struct {
 func (sf *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&sf.dataDir, "data-dir", "./data", "directory for the embedded SQLite database and development secrets")
 	fs.StringVar(&sf.databaseURL, "database-url", "", "database to use (default: SQLite file gatehouse.db in --data-dir)")
-	fs.StringVar(&sf.redisURL, "redis-url", "", "Redis for limits and revocations shared across instances (optional; not supported yet)")
+	fs.StringVar(&sf.redisURL, "redis-url", "", "Redis (redis://...) for rate limits shared across instances (optional; without it each instance limits on its own)")
 	fs.StringVar(&sf.secretKeyFile, "secret-key-file", "", "file holding the key-encryption key for private signing keys: base64 of at least 32 random bytes (or GATEHOUSE_SECRET_KEY); generated into --data-dir for development when neither is set")
 }
 
@@ -146,9 +147,6 @@ type backend interface {
 // openStore opens the configured store: SQLite in the data directory by
 // default, PostgreSQL for a postgres:// URL. It does not migrate.
 func (sf *storeFlags) openStore() (backend, error) {
-	if sf.redisURL != "" {
-		return nil, usageError{"--redis-url: Redis support is not available in this version"}
-	}
 	if isPostgresURL(sf.databaseURL) {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
@@ -503,4 +501,23 @@ func (fe *frontEnd) obtain(domains []string, log *slog.Logger) {
 			}
 		}()
 	}
+}
+
+// openRedis connects to --redis-url and checks that it answers, so a wrong
+// address stops the start instead of failing every limited request. The
+// URL, which may hold a password, is never logged or echoed.
+func (sf *storeFlags) openRedis(ctx context.Context) (*redis.Client, error) {
+	opt, err := redis.ParseURL(sf.redisURL)
+	if err != nil {
+		return nil, usageError{"--redis-url: not a valid redis:// or rediss:// URL"}
+	}
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, time.Second, time.Second
+	client := redis.NewClient(opt)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := client.Ping(pctx).Err(); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("--redis-url: Redis does not answer at %s", opt.Addr)
+	}
+	return client, nil
 }

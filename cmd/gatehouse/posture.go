@@ -316,15 +316,14 @@ func defaultLimitsText() string {
 // they belong on loopback or a private interface (ASVS 5.0 V13.4).
 func (c *serveConfig) postureMetrics() finding {
 	f := finding{flag: "--metrics-addr"}
-	const na = " (not available in this version: nothing listens yet)"
 	host, _, _ := net.SplitHostPort(c.metricsAddr)
 	switch {
 	case c.metricsAddr == "":
 		f.text = "no metrics listener"
 	case loopbackHost(host):
-		f.text = fmt.Sprintf("metrics on loopback %s%s", c.metricsAddr, na)
+		f.text = fmt.Sprintf("metrics on loopback %s", c.metricsAddr)
 	default:
-		f.sev, f.text = sevWarn, fmt.Sprintf("metrics on %s are reachable from the network: bind a loopback or private interface and firewall it to the scraper%s", c.metricsAddr, na)
+		f.sev, f.text = sevWarn, fmt.Sprintf("metrics on %s are reachable from the network: bind a loopback or private interface and firewall it to the scraper", c.metricsAddr)
 	}
 	return f
 }

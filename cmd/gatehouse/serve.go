@@ -20,10 +20,12 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/clientip"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/password"
 	"github.com/gatehouse/gatehouse/internal/revocation"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/transport"
+	"github.com/gatehouse/gatehouse/ratelimit"
 )
 
 // serveConfig is the validated configuration of `gatehouse serve`.
@@ -49,12 +51,14 @@ type serveConfig struct {
 	logFormat       string
 	// behindProxy says a reverse proxy in front ends TLS (see posture.go).
 	behindProxy bool
-	// docs, docsPublic and metricsAddr are parsed, validated and
-	// posture-checked, but nothing is served for them in this version
-	// (serve logs a warning): configurations written for the version
-	// that serves them are judged by the same rules today.
-	docs        bool
-	docsPublic  bool
+	// docs and docsPublic are parsed, validated and posture-checked, but
+	// nothing is served for them in this version (serve logs a warning):
+	// configurations written for the version that serves them are judged
+	// by the same rules today.
+	docs       bool
+	docsPublic bool
+	// metricsAddr is the address of the separate metrics listener; "":
+	// none (the default).
 	metricsAddr string
 
 	flags   *flag.FlagSet     // for `config check`
@@ -92,7 +96,7 @@ func parseServeAs(name, synopsis string, args []string, getenv func(string) stri
 	fs.BoolVar(&c.behindProxy, "behind-proxy", false, "a reverse proxy in front ends TLS: allows plain HTTP on a non-loopback --addr (needs --trusted-proxies and an https:// --issuer; the proxy must send HSTS)")
 	fs.BoolVar(&c.docs, "docs", false, "serve the OpenAPI document at /openapi.json and /docs (not available in this version: accepted and checked only)")
 	fs.BoolVar(&c.docsPublic, "docs-public", false, "allow --docs on a non-loopback --addr or with --behind-proxy")
-	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "address of a separate listener for metrics, e.g. 127.0.0.1:9090 (not available in this version: accepted and checked only)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "address of a separate listener serving Prometheus metrics at /metrics, e.g. 127.0.0.1:9090 (default: none; keep it on loopback or a private interface)")
 	sources, err := parseFlagSources(fs, args, getenv)
 	if err != nil {
 		return nil, err
@@ -193,9 +197,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if c.docs {
 		log.Warn("--docs: the OpenAPI document and /docs are not available in this version; the flag is accepted and checked, and nothing is served")
 	}
-	if c.metricsAddr != "" {
-		log.Warn("--metrics-addr: metrics are not available in this version; the flag is accepted and checked, and nothing listens there", "metrics_addr", c.metricsAddr)
-	}
 	if c.behindProxy {
 		log.Info("behind a TLS-terminating proxy (--behind-proxy): the proxy must serve HTTPS only and send Strict-Transport-Security", "trusted_proxies", c.trustedProxies)
 	}
@@ -244,10 +245,23 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return fmt.Errorf("--http-redirect-addr: %w", err)
 		}
 	}
+	var metricsLn net.Listener
+	if c.metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", c.metricsAddr); err != nil {
+			ln.Close()
+			if redirectLn != nil {
+				redirectLn.Close()
+			}
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+	}
 	closeListeners := func() {
 		ln.Close()
 		if redirectLn != nil {
 			redirectLn.Close()
+		}
+		if metricsLn != nil {
+			metricsLn.Close()
 		}
 	}
 	issuer := c.issuer
@@ -271,6 +285,23 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		queue = 16 * conc
 	}
 	hasher := &password.Hasher{Params: password.DefaultParams, Limiter: password.NewLimiter(conc, queue)}
+	// Metrics are collected only when something serves them.
+	var apiMetrics server.Metrics
+	var mets *metrics.Metrics
+	if metricsLn != nil {
+		mets = metrics.New(hasher.Limiter)
+		apiMetrics = mets
+	}
+	var rateStore ratelimit.Store
+	if c.redisURL != "" {
+		rc, err := c.openRedis(ctx)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		rateStore = ratelimit.NewRedisStore(rc, "gatehouse:ratelimit:")
+		log.Info("rate limits are shared through Redis")
+	}
 	api, err := server.NewServer(server.Deps{
 		Config: server.Config{
 			Issuer:         issuer,
@@ -286,14 +317,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			TrustedOrigins: c.exactOrigins(),
 			HSTS:           c.hsts(),
 		},
-		Store:  store,
-		Keys:   ring,
-		Hasher: hasher,
-		KEK:    kek,
+		Store:     store,
+		RateStore: rateStore,
+		Keys:      ring,
+		Hasher:    hasher,
+		KEK:       kek,
 		// Sessions ended by other processes on the same store are
 		// picked up by the poll below.
 		Revocations: revs,
 		Logger:      log,
+		Metrics:     apiMetrics,
 	})
 	if err != nil {
 		closeListeners()
@@ -360,7 +393,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}()
 	}
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3) // one per server
 	scheme := "http"
 	if fe.tlsConfig != nil {
 		scheme = "https"
@@ -382,6 +415,25 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		go func() { errc <- redirectSrv.Serve(redirectLn) }()
 		log.Info("listening for plain HTTP: ACME challenges, redirects to HTTPS", "addr", redirectLn.Addr().String())
 	}
+	var metricsSrv *http.Server
+	if metricsLn != nil {
+		// Only /metrics, on a listener of its own, without TLS or
+		// authentication: the posture checks keep it on loopback or warn
+		// (ASVS 5.0 V13.4); the firewall is the access control.
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", mets.Handler())
+		metricsSrv = &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      15 * time.Second,
+			IdleTimeout:       60 * time.Second,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		go func() { errc <- metricsSrv.Serve(metricsLn) }()
+		log.Info("listening for metrics scrapes", "addr", metricsLn.Addr().String(), "path", "/metrics")
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme, "issuer", issuer, "database", c.databaseDescription())
 	fe.obtain(c.acmeDomains, log)
 
@@ -390,6 +442,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		srv.Close()
 		if redirectSrv != nil {
 			redirectSrv.Close()
+		}
+		if metricsSrv != nil {
+			metricsSrv.Close()
 		}
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
@@ -400,6 +455,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	servers := []*http.Server{srv}
 	if redirectSrv != nil {
 		servers = append(servers, redirectSrv)
+	}
+	if metricsSrv != nil {
+		servers = append(servers, metricsSrv)
 	}
 	for _, s := range servers {
 		if err := s.Shutdown(sctx); err != nil {

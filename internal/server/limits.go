@@ -1,10 +1,14 @@
 package server
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/gatehouse/gatehouse/auth"
 	"github.com/gatehouse/gatehouse/ratelimit"
@@ -36,8 +40,17 @@ type limits struct {
 
 func newLimits(d Deps) (*limits, error) {
 	l := &limits{store: d.RateStore, rules: map[string]ratelimit.Rate{}, used: map[string]bool{}}
+	general := d.RateStore
 	if l.store == nil {
 		l.store = ratelimit.NewMemoryStore(0)
+		general = l.store
+	} else {
+		// A shared store (Redis) that fails: the anonymous routes, which
+		// guard passwords and sign-ups, fail closed (503 with
+		// Retry-After); the general per-user limit falls back to this
+		// process's own memory so the API keeps working, and says so
+		// loudly in the log.
+		general = &fallbackStore{primary: l.store, local: ratelimit.NewMemoryStore(0), log: d.Logger}
 	}
 	for p, s := range DefaultRateLimits {
 		r, err := ratelimit.ParseRate(s)
@@ -56,7 +69,7 @@ func newLimits(d Deps) (*limits, error) {
 			return nil, err
 		}
 	}
-	g, err := ratelimit.New("user", userRate, l.store)
+	g, err := ratelimit.New("user", userRate, general)
 	if err != nil {
 		return nil, err
 	}
@@ -64,6 +77,27 @@ func newLimits(d Deps) (*limits, error) {
 	g.SetNow(d.Now)
 	l.general = g
 	return l, nil
+}
+
+// fallbackStore answers from local when primary fails.
+type fallbackStore struct {
+	primary, local ratelimit.Store
+	log            *slog.Logger
+	failing        atomic.Bool
+}
+
+func (f *fallbackStore) Allow(ctx context.Context, key string, rate ratelimit.Rate, now time.Time) (ratelimit.Result, error) {
+	res, err := f.primary.Allow(ctx, key, rate, now)
+	if err == nil {
+		if f.failing.Swap(false) {
+			f.log.Warn("shared rate-limit store answers again; per-user limits are shared again")
+		}
+		return res, nil
+	}
+	if !f.failing.Swap(true) {
+		f.log.Error("shared rate-limit store failed; per-user limits fall back to this process's memory until it answers", "error", err.Error())
+	}
+	return f.local.Allow(ctx, key, rate, now)
 }
 
 // byUser keys a limit by the authenticated subject.

@@ -118,6 +118,22 @@ type Deps struct {
 	Revocations *revocation.Set
 	Logger      *slog.Logger
 	Now         gatehouse.Clock // nil: time.Now
+	// Metrics receives what the API observes; nil: no metrics.
+	Metrics Metrics
+}
+
+// Metrics receives counts from the API (internal/metrics implements it).
+// Every string it gets comes from a bounded set: route patterns of
+// routes.go ("" for a request that matched none), and the fixed
+// authentication-failure reasons of authFailureReason.
+type Metrics interface {
+	// Request records one answered request.
+	Request(route string, status int, elapsed time.Duration)
+	// AuthFailure counts a failed login or a 401 answer.
+	AuthFailure(reason string)
+	// TokenCache hands over the reader of the access-token verifier's
+	// cache counters.
+	TokenCache(stats func() auth.CacheStats)
 }
 
 // Server is the gatehouse API as an http.Handler.
@@ -188,7 +204,14 @@ func NewServer(d Deps) (*Server, error) {
 		}
 	}
 	h = sh.Handler(h)
-	h = reqlog.Handler(d.Logger, h)
+	accessLog := d.Logger
+	if d.Metrics != nil {
+		// Inside reqlog, outside everything else: refusals by the
+		// concurrency limit and recovered panics are counted too.
+		h = s.instrument(d.Metrics, h)
+		accessLog = slog.New(authFailureObserver{d.Logger.Handler(), d.Metrics})
+	}
+	h = reqlog.Handler(accessLog, h)
 	h = ips.Handler(h)
 	h = reqid.Handler(h)
 	s.handler = h
@@ -205,6 +228,128 @@ func (s *Server) Routes() []string { return slices.Clone(s.routes) }
 func (s *Server) handle(pattern string, h http.Handler) {
 	s.routes = append(s.routes, pattern)
 	s.mux.Handle(pattern, h)
+}
+
+// instrument reports every request's route pattern, status and duration
+// to m. The pattern is the one the router will pick (the mux is asked
+// here because refusals before routing must be counted under it too).
+func (s *Server) instrument(m Metrics, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		_, pattern := s.mux.Handler(r)
+		sw := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			m.Request(pattern, status, time.Since(start))
+		}()
+		h.ServeHTTP(sw, r)
+	})
+}
+
+// statusRecorder remembers the status code of a response.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	// 1xx answers (103 Early Hints) precede the real status.
+	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// authFailureObserver passes the access log through to its handler and
+// counts the authentication failures its lines record: the login_failure
+// reason the token handler logs, or else a 401 status (with auth_error
+// when a bearer token failed verification). The access-log line is the
+// one place where both are known, whatever layer refused the request.
+type authFailureObserver struct {
+	slog.Handler
+	m Metrics
+}
+
+// Enabled is true at every level: a failure is counted even when the
+// log level hides the line.
+func (o authFailureObserver) Enabled(context.Context, slog.Level) bool { return true }
+
+func (o authFailureObserver) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "request" {
+		if reason := authFailureReason(r); reason != "" {
+			o.m.AuthFailure(reason)
+		}
+	}
+	if !o.Handler.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return o.Handler.Handle(ctx, r)
+}
+
+func (o authFailureObserver) WithAttrs(as []slog.Attr) slog.Handler {
+	return authFailureObserver{o.Handler.WithAttrs(as), o.m}
+}
+
+func (o authFailureObserver) WithGroup(name string) slog.Handler {
+	return authFailureObserver{o.Handler.WithGroup(name), o.m}
+}
+
+// loginFailureReasons maps the reasons handle_token.go logs to label
+// values; an unlisted reason becomes "other".
+var loginFailureReasons = map[string]string{
+	"wrong password":   "wrong_password",
+	"unknown user":     "unknown_user",
+	"account disabled": "account_disabled",
+	"throttled":        "throttled",
+}
+
+// authFailureReason is the failure an access-log record reports, "" for
+// none. It returns only fixed strings, never logged values.
+func authFailureReason(r slog.Record) string {
+	var login string
+	var status int64
+	var authError bool
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "login_failure":
+			login = a.Value.String()
+			if login == "" {
+				login = "?"
+			}
+		case "status":
+			if a.Value.Kind() == slog.KindInt64 {
+				status = a.Value.Int64()
+			}
+		case "auth_error":
+			authError = true
+		}
+		return true
+	})
+	switch {
+	case login != "":
+		if reason, ok := loginFailureReasons[login]; ok {
+			return reason
+		}
+		return "other"
+	case status == http.StatusUnauthorized && authError:
+		return "invalid_token"
+	case status == http.StatusUnauthorized:
+		return "unauthenticated"
+	}
+	return ""
 }
 
 var probeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
@@ -257,6 +402,9 @@ func newAuthenticator(d Deps) (*auth.Authenticator, error) {
 		if err := v.SetCacheSize(d.Config.VerifyCacheSize); err != nil {
 			return nil, err
 		}
+	}
+	if d.Metrics != nil {
+		d.Metrics.TokenCache(v.Stats)
 	}
 	return &auth.Authenticator{Verifier: v, Check: sessionCheck(d.Revocations)}, nil
 }
