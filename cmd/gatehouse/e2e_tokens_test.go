@@ -314,6 +314,10 @@ func TestKeyRotationAcrossProcesses(t *testing.T) {
 	if err != nil || !strings.Contains(out, "created signing key") {
 		t.Fatalf("keys rotate: %v %s", err, out)
 	}
+	exported, _, _ := runCLI(t, "", nil, "audit", "export", "--data-dir", dir)
+	if !strings.Contains(exported, `"type":"key_rotated"`) {
+		t.Errorf("the rotation is not in the audit trail")
+	}
 	listOut, _, _ := runCLI(t, "", nil, "keys", "list", "--data-dir", dir)
 	if !strings.Contains(listOut, oldKid) || strings.Count(listOut, "active") != 1 {
 		t.Errorf("keys list: got\n%s\nwant the old key and exactly one active key", listOut)

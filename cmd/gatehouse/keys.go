@@ -8,6 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/keys"
 )
 
@@ -56,6 +58,15 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		k, err := ring.Rotate(ctx, at)
 		if err != nil {
 			return err
+		}
+		// Key rotation is a security event: record it in the audit trail.
+		trail, err := audit.New(store, kek.Derive("audit chain v1"), nil)
+		if err != nil {
+			return err
+		}
+		if err := trail.Append(ctx, &gatehouse.AuditEvent{Type: "key_rotated", Actor: "cli", Subject: k.ID, Outcome: "success",
+			Detail: map[string]string{"activates_at": k.ActivatedAt.Format(time.RFC3339)}}); err != nil {
+			return fmt.Errorf("record the rotation in the audit trail: %w", err)
 		}
 		fmt.Fprintf(stdout, "created signing key %s, active from %s\n", k.ID, k.ActivatedAt.Format(time.RFC3339))
 		fmt.Fprintln(stdout, "running servers pick it up at their next key reload; earlier keys stay published until their tokens expire")
