@@ -111,7 +111,7 @@ func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError)
 	}
 	for k, v := range form {
 		if len(v) > 1 {
-			return nil, invalidRequest("The parameter " + strconv.Quote(safeName(k)) + " is repeated.")
+			return nil, invalidRequest("The parameter " + safeName(k) + " is repeated.")
 		}
 		if !utf8.ValidString(k) || !utf8.ValidString(v[0]) {
 			return nil, invalidRequest("Parameters must be valid UTF-8.")
@@ -120,10 +120,18 @@ func parseForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthError)
 	return form, nil
 }
 
-// safeName trims a client-chosen parameter name before it is echoed.
+// safeName is a client-chosen parameter name fit to echo in an
+// error_description, whose characters RFC 6749 §5.2 limits (no quote, no
+// backslash, printable ASCII): anything else is replaced by "?".
 func safeName(s string) string {
-	if len(s) > 32 || !utf8.ValidString(s) {
+	if len(s) == 0 || len(s) > 32 {
 		return "?"
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return "?"
+		}
 	}
 	return s
 }
