@@ -116,9 +116,12 @@ func TestServeAcceptsSafePostures(t *testing.T) {
 	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"issuer":"https://auth.example.test"`) {
 		t.Errorf("metadata: got %d %s, want the https issuer", r.Status, r.Body)
 	}
+	if r := ts.do(t, "GET", "/openapi.json", nil, nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"openapi":"3.1.0"`) {
+		t.Errorf("--docs: GET /openapi.json got %d, want the OpenAPI 3.1 document", r.Status)
+	}
 	ts.Stop(t)
 	log := ts.Log.String()
-	for _, want := range []string{"--docs: the OpenAPI document and /docs are not available in this version", "behind a TLS-terminating proxy"} {
+	for _, want := range []string{"--docs: serving the OpenAPI document at /openapi.json; the interactive /docs is not available in this version", "behind a TLS-terminating proxy"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the log lacks %q", want)
 		}

@@ -107,7 +107,7 @@ type storeFlags struct {
 func (sf *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&sf.dataDir, "data-dir", "./data", "directory for the embedded SQLite database and development secrets")
 	fs.StringVar(&sf.databaseURL, "database-url", "", "database to use (default: SQLite file gatehouse.db in --data-dir)")
-	fs.StringVar(&sf.redisURL, "redis-url", "", "Redis (redis://...) for rate limits shared across instances (optional; without it each instance limits on its own)")
+	fs.StringVar(&sf.redisURL, "redis-url", "", "Redis (redis://...) shared by instances for rate limits, login back-off and revocation notices (optional; without it each instance keeps its own, and revocations spread through the database within about a second)")
 	fs.StringVar(&sf.secretKeyFile, "secret-key-file", "", "file holding the key-encryption key for private signing keys: base64 of at least 32 random bytes (or GATEHOUSE_SECRET_KEY); generated into --data-dir for development when neither is set")
 }
 

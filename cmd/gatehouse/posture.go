@@ -157,7 +157,7 @@ func (c *serveConfig) postureKEK(getenv func(string) string, exposed bool, why s
 // Publishing it is allowed, but only on purpose.
 func (c *serveConfig) postureDocs(exposed bool, why string) finding {
 	f := finding{flag: "--docs"}
-	const na = " (not available in this version: nothing is served yet)"
+	const na = " (/openapi.json only: the interactive /docs is not available in this version)"
 	switch {
 	case !c.docs:
 		f.text = "API documentation off"

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/clientip"
 	"github.com/gatehouse/gatehouse/internal/keys"
@@ -24,6 +26,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/password"
 	"github.com/gatehouse/gatehouse/internal/revocation"
 	"github.com/gatehouse/gatehouse/internal/server"
+	"github.com/gatehouse/gatehouse/internal/throttle"
 	"github.com/gatehouse/gatehouse/internal/transport"
 	"github.com/gatehouse/gatehouse/ratelimit"
 )
@@ -51,10 +54,9 @@ type serveConfig struct {
 	logFormat       string
 	// behindProxy says a reverse proxy in front ends TLS (see posture.go).
 	behindProxy bool
-	// docs and docsPublic are parsed, validated and posture-checked, but
-	// nothing is served for them in this version (serve logs a warning):
-	// configurations written for the version that serves them are judged
-	// by the same rules today.
+	// docs serves the OpenAPI document at /openapi.json; the interactive
+	// /docs UI is not built yet (serve logs a warning). docsPublic allows
+	// it on an exposed server (posture.go).
 	docs       bool
 	docsPublic bool
 	// metricsAddr is the address of the separate metrics listener; "":
@@ -94,7 +96,7 @@ func parseServeAs(name, synopsis string, args []string, getenv func(string) stri
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "json or text")
 	fs.BoolVar(&c.behindProxy, "behind-proxy", false, "a reverse proxy in front ends TLS: allows plain HTTP on a non-loopback --addr (needs --trusted-proxies and an https:// --issuer; the proxy must send HSTS)")
-	fs.BoolVar(&c.docs, "docs", false, "serve the OpenAPI document at /openapi.json and /docs (not available in this version: accepted and checked only)")
+	fs.BoolVar(&c.docs, "docs", false, "serve the OpenAPI document at /openapi.json (and /docs, which is not available in this version)")
 	fs.BoolVar(&c.docsPublic, "docs-public", false, "allow --docs on a non-loopback --addr or with --behind-proxy")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "address of a separate listener serving Prometheus metrics at /metrics, e.g. 127.0.0.1:9090 (default: none; keep it on loopback or a private interface)")
 	sources, err := parseFlagSources(fs, args, getenv)
@@ -195,7 +197,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if c.docs {
-		log.Warn("--docs: the OpenAPI document and /docs are not available in this version; the flag is accepted and checked, and nothing is served")
+		log.Warn("--docs: serving the OpenAPI document at /openapi.json; the interactive /docs is not available in this version")
 	}
 	if c.behindProxy {
 		log.Info("behind a TLS-terminating proxy (--behind-proxy): the proxy must serve HTTPS only and send Strict-Transport-Security", "trusted_proxies", c.trustedProxies)
@@ -293,14 +295,24 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		apiMetrics = mets
 	}
 	var rateStore ratelimit.Store
+	var loginThrottle *throttle.Throttle // nil: the server makes an in-memory one
+	var rc *redis.Client
 	if c.redisURL != "" {
-		rc, err := c.openRedis(ctx)
-		if err != nil {
+		if rc, err = c.openRedis(ctx); err != nil {
 			return err
 		}
 		defer rc.Close()
 		rateStore = ratelimit.NewRedisStore(rc, "gatehouse:ratelimit:")
-		log.Info("rate limits are shared through Redis")
+		// Login back-off counts are shared too; a Redis error fails
+		// closed (the attempt is refused as throttled).
+		loginThrottle, err = throttle.New(throttle.Config{
+			Store:   throttle.NewRedisStore(rc, "gatehouse:throttle:", throttle.RedisOptions{}),
+			OnError: func(err error) { log.Error("login throttle store; refusing the attempt", "error", err.Error()) },
+		})
+		if err != nil {
+			return err
+		}
+		log.Info("rate limits, login back-off and revocations are shared through Redis")
 	}
 	api, err := server.NewServer(server.Deps{
 		Config: server.Config{
@@ -316,6 +328,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			RefreshMaxTTL:  c.refreshMaxTTL,
 			TrustedOrigins: c.exactOrigins(),
 			HSTS:           c.hsts(),
+			Docs:           c.docs,
 		},
 		Store:     store,
 		RateStore: rateStore,
@@ -325,6 +338,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		// Sessions ended by other processes on the same store are
 		// picked up by the poll below.
 		Revocations: revs,
+		Throttle:    loginThrottle,
 		Logger:      log,
 		Metrics:     apiMetrics,
 	})
@@ -355,6 +369,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer stopBG()
 	go ring.Poll(bg, c.keyPoll, func(err error) { log.Error("reload signing keys", "error", err.Error()) })
 	go revs.Run(bg, time.Second, func(err error) { log.Error("sync revoked sessions", "error", err.Error()) })
+	if rc != nil {
+		// Revocations reach the other instances at once through Redis
+		// pub/sub; the poll above is the fallback.
+		revs.SetPublisher(revocation.Publisher(bg, rc, time.Second, func(err error) { log.Error("publish revoked session", "error", err.Error()) }))
+		go revs.Subscribe(bg, rc, func(err error) { log.Error("revoked sessions subscription", "error", err.Error()) })
+	}
 	if as, ok := store.(gatehouse.AuditStore); ok {
 		go pruneAudit(bg, as, kek, c.auditRetention, log)
 	}

@@ -30,6 +30,7 @@ type Set struct {
 	mu     sync.RWMutex
 	ended  map[string]time.Time // session ID → when the entry may be dropped
 	synced time.Time            // revocations up to here are known
+	pub    func(id string, at time.Time)
 }
 
 // New returns a set that remembers a revocation for keep (the longest an
@@ -41,10 +42,39 @@ func New(src Source, keep time.Duration, now func() time.Time) *Set {
 	return &Set{src: src, keep: keep, now: now, ended: map[string]time.Time{}}
 }
 
-// Add records that session id ended at t.
+// Add records that session id ended at t, and passes it to the publisher,
+// if one is set, for the other instances.
 func (s *Set) Add(id string, at time.Time) {
 	s.mu.Lock()
 	s.ended[id] = at.Add(s.keep)
+	pub := s.pub
+	s.mu.Unlock()
+	if pub != nil {
+		pub(id, at)
+	}
+}
+
+// SetPublisher sets a function that Add calls with every revocation made
+// by this process, to announce it to other instances at once (see
+// Publisher). Revocations received from them or read from the store are
+// not passed on. pub runs on the caller's goroutine and must not block.
+func (s *Set) SetPublisher(pub func(id string, at time.Time)) {
+	s.mu.Lock()
+	s.pub = pub
+	s.mu.Unlock()
+}
+
+// addRemote records a revocation announced by another instance, without
+// publishing it again; one already past its keep window is ignored.
+func (s *Set) addRemote(id string, at time.Time) {
+	until := at.Add(s.keep)
+	if !until.After(s.now()) {
+		return
+	}
+	s.mu.Lock()
+	if old, ok := s.ended[id]; !ok || until.After(old) {
+		s.ended[id] = until
+	}
 	s.mu.Unlock()
 }
 

@@ -32,6 +32,7 @@ var matrix = []matrixRow{
 	{"GET", "/readyz", "", [6]int{200, 200, 200, 200, 200, 200}},
 	{"GET", "/.well-known/jwks.json", "", [6]int{200, 200, 200, 200, 200, 200}},
 	{"GET", "/.well-known/oauth-authorization-server", "", [6]int{200, 200, 200, 200, 200, 200}},
+	{"GET", "/openapi.json", "", [6]int{200, 200, 200, 200, 200, 200}},
 	{"POST", "/v1/users", `{"username":"{new}","email":"{new}@example.com","password":"correct horse battery staple 9","age":30}`, [6]int{201, 201, 201, 201, 201, 201}},
 	{"POST", "/v1/auth/token", "form:grant_type=password&username=nobody&password=nope", [6]int{400, 400, 400, 400, 400, 400}},
 	{"POST", "/v1/auth/revoke", "form:token=unknown", [6]int{200, 200, 200, 200, 200, 200}},

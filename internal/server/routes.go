@@ -5,6 +5,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/auth"
+	"github.com/gatehouse/gatehouse/ratelimit"
 )
 
 // addRoutes lists every route of the API with the checks that guard it.
@@ -45,9 +46,19 @@ func (s *Server) addRoutes(d Deps) error {
 			})
 		}
 	}
-	public := func(pattern string, h http.Handler) { s.handle(pattern, lim.anon(pattern, h)) }
-	user := func(pattern string, h http.Handler) { s.handle(pattern, a.Handler(lim.user(pattern, h))) }
+	// access records each route's guard, which the OpenAPI document
+	// must state (openapi.go checks it against its table).
+	access := map[string]string{}
+	public := func(pattern string, h http.Handler) {
+		access[pattern] = accessPublic
+		s.handle(pattern, lim.anon(pattern, h))
+	}
+	user := func(pattern string, h http.Handler) {
+		access[pattern] = accessToken
+		s.handle(pattern, a.Handler(lim.user(pattern, h)))
+	}
 	browser := func(pattern string, h http.Handler) {
+		access[pattern] = accessTokenOrCookie
 		s.handle(pattern, browserAuth(d, a, cop, false)(lim.user(pattern, h)))
 	}
 
@@ -60,6 +71,7 @@ func (s *Server) addRoutes(d Deps) error {
 	public("POST /v1/auth/token", handleToken(d))
 	public("POST /v1/auth/revoke", handleRevoke(d, a.Verifier))
 	public("POST /v1/auth/session", cop.Handler(handleBrowserLogin(d)))
+	access["DELETE /v1/auth/session"] = accessCookie
 	s.handle("DELETE /v1/auth/session", browserAuth(d, a, cop, true)(handleBrowserLogout(d)))
 
 	browser("GET /v1/users/me", handleMe(d.Store))
@@ -83,6 +95,22 @@ func (s *Server) addRoutes(d Deps) error {
 	user("POST /v1/admin/users/{id}/disable", require(gatehouse.PermUsersWrite)(handleAdminSetDisabled(d, true)))
 	user("POST /v1/admin/users/{id}/enable", require(gatehouse.PermUsersWrite)(handleAdminSetDisabled(d, false)))
 	user("GET /v1/admin/audit", require(gatehouse.PermAuditRead)(handleAudit(d)))
+
+	// The OpenAPI document, built from the routes above and the types
+	// their handlers use (openapi.go), so it cannot drift from them.
+	if d.Config.Docs {
+		const docsRoute = "GET /openapi.json"
+		routes := append(s.Routes(), docsRoute)
+		access[docsRoute] = accessPublic
+		rateLimited := func(p string) bool {
+			return access[p] == accessToken || access[p] == accessTokenOrCookie || lim.rules[p] != (ratelimit.Rate{})
+		}
+		doc, err := buildOpenAPI(d.Config.Issuer, routes, access, rateLimited)
+		if err != nil {
+			return err
+		}
+		public(docsRoute, handleOpenAPI(doc))
+	}
 
 	if bad := lim.unknown(s.routes); len(bad) > 0 {
 		return errUnknownRoutes(bad)

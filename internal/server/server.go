@@ -62,6 +62,8 @@ type Config struct {
 	// again and get the same answer (a client retrying after a network
 	// error) instead of ending the session as a reuse. Zero: no grace.
 	RefreshGrace time.Duration
+	// Docs serves the OpenAPI 3.1 document at GET /openapi.json.
+	Docs bool
 }
 
 // Defaults fills zero fields with the documented defaults.

@@ -34,6 +34,12 @@ type env struct {
 
 func newEnv(tb testing.TB) *env {
 	tb.Helper()
+	return newEnvDocs(tb, true)
+}
+
+// newEnvDocs is newEnv with Config.Docs (GET /openapi.json) on or off.
+func newEnvDocs(tb testing.TB, docs bool) *env {
+	tb.Helper()
 	dir := tb.TempDir()
 	store, err := sqlite.Open(filepath.Join(dir, "gatehouse.db"))
 	if err != nil {
@@ -54,7 +60,7 @@ func newEnv(tb testing.TB) *env {
 	}
 	srv, err := server.NewServer(server.Deps{
 		// Benchmarks run far past the default per-user limit.
-		Config: server.Config{Issuer: issuer, Audience: audience, UserRate: ratelimit.Rate{Limit: 1_000_000, Period: time.Second}},
+		Config: server.Config{Issuer: issuer, Audience: audience, Docs: docs, UserRate: ratelimit.Rate{Limit: 1_000_000, Period: time.Second}},
 		Store:  store,
 		Keys:   ring,
 		Hasher: &password.Hasher{Params: password.DefaultParams, Limiter: password.NewLimiter(0, 16)},
