@@ -13,21 +13,16 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/password"
 	"github.com/gatehouse/gatehouse/internal/server"
-	"github.com/gatehouse/gatehouse/internal/sqlite"
 	"github.com/gatehouse/gatehouse/ratelimit"
 )
 
@@ -105,47 +100,22 @@ const fuzzPassword = "correct horse battery staple"
 // password grant costs microseconds rather than tens of milliseconds.
 func newTokenFuzzEnv(tb testing.TB) *env {
 	tb.Helper()
-	dir := tb.TempDir()
-	store, err := sqlite.Open(filepath.Join(dir, "gatehouse.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { store.Close() })
-	ctx := context.Background()
-	if _, err := store.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	kek, _, err := keys.LoadKEK("", "", dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ring := keys.NewRing(store, kek, nil)
-	if _, err := ring.Ensure(ctx); err != nil {
-		tb.Fatal(err)
-	}
 	cheap := password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 	lots := ratelimit.Rate{Limit: 1_000_000, Period: time.Second}
-	srv, err := server.NewServer(server.Deps{
-		Config: server.Config{Issuer: issuer, Audience: audience, UserRate: lots,
-			RateLimits: map[string]ratelimit.Rate{"POST /v1/auth/token": lots}},
-		Store:  store,
-		Keys:   ring,
-		Hasher: &password.Hasher{Params: cheap, Limiter: password.NewLimiter(0, 16)},
-		KEK:    kek,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	e := newEnvWith(tb, func(d *server.Deps) {
+		d.Config.RateLimits = map[string]ratelimit.Rate{"POST /v1/auth/token": lots}
+		d.Hasher = &password.Hasher{Params: cheap, Limiter: password.NewLimiter(0, 16)}
 	})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	ctx := context.Background()
 	hash, err := password.Hash(fuzzPassword, cheap)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	u := &gatehouse.User{ID: "u-alice", Username: "alice", Email: "alice@example.com", Age: 30, PasswordHash: hash, Roles: []string{gatehouse.RoleUser}}
-	if err := store.CreateUser(ctx, u); err != nil {
+	if err := e.store.CreateUser(ctx, u); err != nil {
 		tb.Fatal(err)
 	}
-	return &env{srv: srv, store: store, ring: ring}
+	return e
 }
 
 // rfc6749Errors are the error codes RFC 6749 §5.2 defines for the token

@@ -40,6 +40,12 @@ func newEnv(tb testing.TB) *env {
 // newEnvDocs is newEnv with Config.Docs (GET /openapi.json) on or off.
 func newEnvDocs(tb testing.TB, docs bool) *env {
 	tb.Helper()
+	return newEnvWith(tb, func(d *server.Deps) { d.Config.Docs = docs })
+}
+
+// newEnvWith is newEnv with edit applied to the dependencies first.
+func newEnvWith(tb testing.TB, edit func(*server.Deps)) *env {
+	tb.Helper()
 	dir := tb.TempDir()
 	store, err := sqlite.Open(filepath.Join(dir, "gatehouse.db"))
 	if err != nil {
@@ -58,15 +64,19 @@ func newEnvDocs(tb testing.TB, docs bool) *env {
 	if _, err := ring.Ensure(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	srv, err := server.NewServer(server.Deps{
+	d := server.Deps{
 		// Benchmarks run far past the default per-user limit.
-		Config: server.Config{Issuer: issuer, Audience: audience, Docs: docs, UserRate: ratelimit.Rate{Limit: 1_000_000, Period: time.Second}},
+		Config: server.Config{Issuer: issuer, Audience: audience, Docs: true, UserRate: ratelimit.Rate{Limit: 1_000_000, Period: time.Second}},
 		Store:  store,
 		Keys:   ring,
 		Hasher: &password.Hasher{Params: password.DefaultParams, Limiter: password.NewLimiter(0, 16)},
 		KEK:    kek,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-	})
+	}
+	if edit != nil {
+		edit(&d)
+	}
+	srv, err := server.NewServer(d)
 	if err != nil {
 		tb.Fatal(err)
 	}
