@@ -170,10 +170,12 @@ const Redacted = "[REDACTED]"
 // sensitive lists substrings of attribute keys whose values are secrets.
 var sensitive = []string{"password", "passwd", "passphrase", "secret", "token", "authorization", "cookie", "credential", "private", "apikey", "kek"}
 
+var separators = strings.NewReplacer("-", "", "_", "")
+
 // Sensitive reports whether an attribute key names a secret. Case, '-'
 // and '_' are ignored, so X-Api-Key, api_key and APIKEY all match.
 func Sensitive(key string) bool {
-	k := strings.NewReplacer("-", "", "_", "").Replace(strings.ToLower(key))
+	k := separators.Replace(strings.ToLower(key))
 	for _, s := range sensitive {
 		if strings.Contains(k, s) {
 			return true

@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/auth"
 	"github.com/gatehouse/gatehouse/clientip"
 	"github.com/gatehouse/gatehouse/internal/password"
+	"github.com/gatehouse/gatehouse/internal/throttle"
 	"github.com/gatehouse/gatehouse/reqid"
 	"github.com/gatehouse/gatehouse/reqlog"
 )
@@ -211,7 +212,14 @@ func (ti *tokenIssuer) authenticate(r *http.Request, username, pw string) (*gate
 	// password, after the same dummy verification, whether or not the
 	// account exists and whatever the password.
 	ip, _ := clientip.FromContext(ctx)
-	if _, throttled := ti.d.Throttle.Check(name, ip); throttled {
+	verdict, _ := ti.d.Throttle.Attempt(name, ip)
+	if verdict == throttle.InFlight {
+		// Too many of this client's own attempts on this name are still
+		// being verified: a busy answer that depends only on the
+		// client's own requests, so it reveals nothing about the account.
+		return nil, errBusy
+	}
+	if verdict == throttle.Throttled {
 		if err := ti.d.Hasher.VerifyDummy(ctx, pw); errors.Is(err, password.ErrBusy) {
 			return nil, errBusy
 		}
