@@ -495,8 +495,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 func (sf *storeFlags) databaseDescription() string {
-	if sf.databaseURL == "" {
+	switch {
+	case sf.databaseURL == "":
 		return "sqlite (data dir)"
+	case isPostgresURL(sf.databaseURL):
+		return "postgres"
 	}
 	return "sqlite"
 }
