@@ -40,21 +40,18 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		sinceT = t
 	}
-	store, err := sf.openStore()
+	store, err := sf.openMigrated(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if _, err := store.Migrate(ctx); err != nil {
-		return err
-	}
 	switch sub {
 	case "verify":
 		kek, err := sf.loadKEK(getenv, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError})))
 		if err != nil {
 			return err
 		}
-		l, err := audit.New(store, kek.Derive("audit chain v1"), nil)
+		l, err := audit.New(store, kek.Derive(audit.KeyLabel), nil)
 		if err != nil {
 			return err
 		}
@@ -83,7 +80,7 @@ func runAudit(ctx context.Context, args []string, getenv func(string) string, st
 
 // pruneAudit deletes audit events past the retention period once a day.
 func pruneAudit(ctx context.Context, store gatehouse.AuditStore, kek interface{ Derive(string) []byte }, retention time.Duration, log *slog.Logger) {
-	l, err := audit.New(store, kek.Derive("audit chain v1"), nil)
+	l, err := audit.New(store, kek.Derive(audit.KeyLabel), nil)
 	if err != nil {
 		log.Error("audit pruning disabled", "error", err.Error())
 		return

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
@@ -416,5 +415,3 @@ func locations(p map[string]any) []string {
 	}
 	return out
 }
-
-var _ = time.Second

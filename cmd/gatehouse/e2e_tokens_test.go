@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -383,5 +382,4 @@ func TestDiscovery(t *testing.T) {
 	if g := toStrings(m["grant_types_supported"]); len(g) != 2 {
 		t.Errorf("grant_types_supported: got %v", g)
 	}
-	_ = http.StatusOK
 }

@@ -171,6 +171,20 @@ func (sf *storeFlags) openStore() (backend, error) {
 	return sqlite.Open(path)
 }
 
+// openMigrated opens the store and applies pending migrations, for the
+// commands that work on a store that may not have been set up yet.
+func (sf *storeFlags) openMigrated(ctx context.Context) (backend, error) {
+	store, err := sf.openStore()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return store, nil
+}
+
 // loadKEK loads the key-encryption key and warns loudly about a generated
 // development key.
 func (sf *storeFlags) loadKEK(getenv func(string) string, log *slog.Logger) (*keys.KEK, error) {

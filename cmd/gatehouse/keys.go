@@ -33,14 +33,11 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	store, err := sf.openStore()
+	store, err := sf.openMigrated(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if _, err := store.Migrate(ctx); err != nil {
-		return err
-	}
 	switch sub {
 	case "rotate":
 		kek, err := sf.loadKEK(getenv, log)
@@ -60,7 +57,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 			return err
 		}
 		// Key rotation is a security event: record it in the audit trail.
-		trail, err := audit.New(store, kek.Derive("audit chain v1"), nil)
+		trail, err := audit.New(store, kek.Derive(audit.KeyLabel), nil)
 		if err != nil {
 			return err
 		}

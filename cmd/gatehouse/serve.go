@@ -503,5 +503,3 @@ func (sf *storeFlags) databaseDescription() string {
 	}
 	return "sqlite"
 }
-
-var _ = keys.Algorithm

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -65,14 +64,11 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	store, err := sf.openStore()
+	store, err := sf.openMigrated(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if _, err := store.Migrate(ctx); err != nil {
-		return err
-	}
 	hasher := &password.Hasher{Params: password.DefaultParams}
 	u, err := server.CreateUser(ctx, store, hasher, minLen, username, email, pw, age, roles)
 	if err != nil {
@@ -122,5 +118,3 @@ func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
 	}
 	return line, nil
 }
-
-var _ = flag.ErrHelp

@@ -25,6 +25,11 @@ type Log struct {
 	now   func() time.Time
 }
 
+// KeyLabel is the label under which the audit chain's key is derived from
+// the key-encryption key (keys.KEK.Derive): every writer and verifier of
+// one deployment must use the same.
+const KeyLabel = "audit chain v1"
+
 // New returns a Log over store, sealing with key (at least 32 bytes;
 // gatehouse derives it from the key-encryption key, keys.KEK.Derive).
 func New(store gatehouse.AuditStore, key []byte, now func() time.Time) (*Log, error) {

@@ -35,11 +35,10 @@ type limits struct {
 	store   ratelimit.Store
 	rules   map[string]ratelimit.Rate
 	general *ratelimit.Limiter
-	used    map[string]bool
 }
 
 func newLimits(d Deps) (*limits, error) {
-	l := &limits{store: d.RateStore, rules: map[string]ratelimit.Rate{}, used: map[string]bool{}}
+	l := &limits{store: d.RateStore, rules: map[string]ratelimit.Rate{}}
 	general := d.RateStore
 	if l.store == nil {
 		l.store = ratelimit.NewMemoryStore(0)
@@ -117,7 +116,6 @@ func (l *limits) route(pattern string, byUserKey bool, h http.Handler) http.Hand
 	if !ok {
 		return h
 	}
-	l.used[pattern] = true
 	lim, err := ratelimit.New(pattern, rate, l.store)
 	if err != nil {
 		panic(fmt.Sprintf("rate limit %s: %v", pattern, err)) // patterns are ours, validated at start

@@ -163,7 +163,7 @@ func NewServer(d Deps) (*Server, error) {
 		}
 	}
 	if d.Audit == nil && d.AuditStore != nil {
-		l, err := audit.New(d.AuditStore, d.KEK.Derive("audit chain v1"), d.Now)
+		l, err := audit.New(d.AuditStore, d.KEK.Derive(audit.KeyLabel), d.Now)
 		if err != nil {
 			return nil, err
 		}

@@ -67,19 +67,10 @@ func (s *Store) userWhere(ctx context.Context, where string, arg any) (*gatehous
 		return nil, fmt.Errorf("select user: %w", err)
 	}
 	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
-	rows, err := s.db.QueryContext(ctx, `SELECT role FROM user_roles WHERE user_id = ? ORDER BY role`, u.ID)
-	if err != nil {
-		return nil, fmt.Errorf("select roles: %w", err)
+	if u.Roles, err = s.roles(ctx, s.db, u.ID); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var r string
-		if err := rows.Scan(&r); err != nil {
-			return nil, err
-		}
-		u.Roles = append(u.Roles, r)
-	}
-	return &u, rows.Err()
+	return &u, nil
 }
 
 // UserByID finds an account by ID.
