@@ -13,6 +13,35 @@ import (
 // is what keeps a flood of logins from taking the process down.
 var ErrBusy = errors.New("password: too many password hashes in progress")
 
+// BusyError is the error Limiter.Do returns when it refuses: it matches
+// ErrBusy with errors.Is and carries how long the caller should wait
+// before trying again.
+type BusyError struct {
+	// RetryAfter estimates when a slot will be free for a caller who
+	// comes back: the work already queued, plus the work of every caller
+	// refused recently (each will come back), divided among the slots.
+	// At least a second, at most maxRetryAfter.
+	RetryAfter time.Duration
+}
+
+func (e *BusyError) Error() string        { return ErrBusy.Error() }
+func (e *BusyError) Is(target error) bool { return target == ErrBusy }
+
+// RetryAfter returns the wait a refusal asks for, in whole seconds (RFC
+// 9110 §10.2.3 Retry-After takes seconds), or 1 when err carries none.
+func RetryAfter(err error) int {
+	var be *BusyError
+	if errors.As(err, &be) && be.RetryAfter > time.Second {
+		return int((be.RetryAfter + time.Second - 1) / time.Second)
+	}
+	return 1
+}
+
+// maxRetryAfter caps the advertised wait: past it a client should rather
+// be told to come back soon and be refused again than be sent away for
+// longer than an overload is likely to last.
+const maxRetryAfter = 30 * time.Second
+
 // Limiter bounds how many password hashes run at once and how many callers
 // wait for one.
 //
@@ -37,6 +66,15 @@ type Limiter struct {
 	queued   int
 	waited   time.Duration
 	rejected uint64
+	// avgRun is a moving average of how long fn runs, and refused counts
+	// refusals per second over the last len(refused) seconds: together
+	// they size the Retry-After of the next refusal.
+	avgRun  time.Duration
+	refused [64]struct {
+		sec int64
+		n   int
+	}
+	lastRetry time.Duration
 }
 
 // NewLimiter returns a Limiter that runs at most concurrency functions at
@@ -52,7 +90,8 @@ func NewLimiter(concurrency, queue int) *Limiter {
 }
 
 // Do runs fn in the calling goroutine once a slot is free. When none is, it
-// waits in the queue; when the queue is full it returns ErrBusy at once
+// waits in the queue; when the queue is full it returns a *BusyError
+// (errors.Is ErrBusy) at once
 // without running fn. If ctx ends before fn starts, Do returns ctx.Err()
 // without running fn; once fn has started it runs to the end, since
 // argon2id cannot be interrupted. Do returns nil when fn ran.
@@ -70,10 +109,17 @@ func (l *Limiter) Do(ctx context.Context, fn func()) error {
 	l.mu.Lock()
 	l.inFlight++
 	l.mu.Unlock()
+	start := time.Now()
 	// Deferred so that a panicking fn still gives its slot back.
 	defer func() {
+		ran := time.Since(start)
 		l.mu.Lock()
 		l.inFlight--
+		if l.avgRun == 0 {
+			l.avgRun = ran
+		} else {
+			l.avgRun += (ran - l.avgRun) / 8
+		}
 		l.mu.Unlock()
 		<-l.slots
 	}()
@@ -81,13 +127,68 @@ func (l *Limiter) Do(ctx context.Context, fn func()) error {
 	return nil
 }
 
+// refuse records a refusal and returns the error for it. The caller holds
+// l.mu.
+//
+// The wait it advertises grows with demand. A client told to retry in a
+// second while hundreds of others wait would come back to a full queue
+// again and again, and each refusal costs the server a request; told when
+// capacity is likely to be free, it comes back once. Every refusal in the
+// last advertised window is counted as a client that will return (each
+// retries about once per window), so the estimate is
+// (queued + running + refused recently) × average run time ÷ slots.
+func (l *Limiter) refuse(now time.Time) error {
+	l.rejected++
+	sec := now.Unix()
+	b := &l.refused[sec%int64(len(l.refused))]
+	if b.sec != sec {
+		b.sec, b.n = sec, 0
+	}
+	b.n++
+	window := int64(max(l.lastRetry/time.Second, 1))
+	recent := 0
+	for i := range window {
+		if b := l.refused[(sec-i)%int64(len(l.refused))]; b.sec == sec-i {
+			recent += b.n
+		}
+	}
+	wait := time.Duration(l.queued+l.inFlight+recent) * l.avgRun / time.Duration(cap(l.slots))
+	wait = min(max(wait, time.Second), maxRetryAfter)
+	l.lastRetry = wait
+	return &BusyError{RetryAfter: wait}
+}
+
+// Busy returns the error Do would refuse with if called now, when every
+// slot is taken and the queue is full, and nil otherwise. It lets a caller
+// refuse before doing work that a refusal would waste (parsing a request,
+// a database read); the refusal counts like one from Do. The answer may be
+// stale by the time Do runs, which then decides.
+func (l *Limiter) Busy() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.slots) < cap(l.slots) || l.queued < l.maxQueue {
+		return nil
+	}
+	return l.refuse(time.Now())
+}
+
+// Refuse records a refusal that the caller makes for a reason of its own
+// (say, too many of one client's attempts in flight) and returns the
+// *BusyError to answer with. The refused client will come back for a
+// hash, so it counts in the demand that sizes every Retry-After.
+func (l *Limiter) Refuse() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.refuse(time.Now())
+}
+
 // wait queues for a slot. On nil return the caller holds one.
 func (l *Limiter) wait(ctx context.Context) error {
 	l.mu.Lock()
 	if l.queued >= l.maxQueue {
-		l.rejected++
+		err := l.refuse(time.Now())
 		l.mu.Unlock()
-		return ErrBusy
+		return err
 	}
 	l.queued++
 	l.mu.Unlock()
@@ -118,7 +219,7 @@ type Stats struct {
 	InFlight  int           // functions running now
 	Queued    int           // callers waiting for a slot now
 	TotalWait time.Duration // time all callers have spent queued, since creation
-	Rejected  uint64        // calls refused with ErrBusy, since creation
+	Rejected  uint64        // refusals (Do, Busy and Refuse), since creation
 }
 
 // Stats returns the current counts.
@@ -165,6 +266,13 @@ func (h *Hasher) Hash(ctx context.Context, password string) (encoded string, err
 	}
 	return encoded, err
 }
+
+// Busy is the limiter's Busy: a *BusyError when a hash asked for now would
+// be refused, nil otherwise.
+func (h *Hasher) Busy() error { return h.limiter().Busy() }
+
+// Refuse is the limiter's Refuse.
+func (h *Hasher) Refuse() error { return h.limiter().Refuse() }
 
 // Verify is Verify(encoded, password, h.Params) run through the limiter. It
 // returns ErrBusy or ctx.Err() when the limiter refuses; ok is then false.

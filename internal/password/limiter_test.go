@@ -279,3 +279,108 @@ func TestHasherZeroValue(t *testing.T) {
 		t.Errorf("got %q, want a hash with the default parameters", enc)
 	}
 }
+
+func TestLimiterRetryAfterGrowsWithDemand(t *testing.T) {
+	// A refusal's Retry-After estimates when capacity will be free: the
+	// work running, queued and refused recently (those clients come back)
+	// at the measured time per run, divided among the slots. Telling
+	// hundreds of refused clients "1 second" would have them return to a
+	// full queue again and again.
+	l := password.NewLimiter(1, 2)
+	const run = 300 * time.Millisecond
+	if err := l.Do(context.Background(), func() { time.Sleep(run) }); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	errs := fill(t, l, 1, 2, release)
+	defer func() {
+		close(release)
+		for range 3 {
+			<-errs
+		}
+	}()
+
+	prev := 0
+	for i := 1; i <= 20; i++ {
+		err := l.Do(context.Background(), func() {})
+		var be *password.BusyError
+		if !errors.As(err, &be) || !errors.Is(err, password.ErrBusy) {
+			t.Fatalf("refusal %d: got %v, want a *BusyError matching ErrBusy", i, err)
+		}
+		got := password.RetryAfter(err)
+		// Running and queued (3) plus the refusals so far, each at least
+		// run long, on one slot; capped at 30 s.
+		want := min(int((time.Duration(3+i)*run+time.Second-1)/time.Second), 30)
+		if got < want || got > 30 || got < prev {
+			t.Fatalf("refusal %d: Retry-After got %d s, want %d..30 and not less than before (%d)", i, got, want, prev)
+		}
+		prev = got
+	}
+	if got := l.Stats().Rejected; got != 20 {
+		t.Errorf("Rejected: got %d, want 20", got)
+	}
+}
+
+func TestLimiterBusy(t *testing.T) {
+	// Busy lets a caller refuse before doing work a refusal would waste;
+	// it refuses exactly when Do would, and counts the refusal.
+	l := password.NewLimiter(1, 1)
+	if err := l.Busy(); err != nil {
+		t.Fatalf("idle: got %v, want nil", err)
+	}
+	release := make(chan struct{})
+	errs := fill(t, l, 1, 0, release)
+	if err := l.Busy(); err != nil {
+		t.Errorf("slot taken, queue free: got %v, want nil", err)
+	}
+	queued := make(chan error, 1)
+	go func() { queued <- l.Do(context.Background(), func() {}) }()
+	waitUntil(func() bool { return l.Stats().Queued == 1 })
+	if err := l.Busy(); !errors.Is(err, password.ErrBusy) {
+		t.Errorf("slot taken, queue full: got %v, want ErrBusy", err)
+	}
+	if got := l.Stats().Rejected; got != 1 {
+		t.Errorf("Rejected: got %d, want 1", got)
+	}
+	close(release)
+	for _, c := range []<-chan error{errs, queued} {
+		if err := <-c; err != nil {
+			t.Errorf("held or queued caller: got %v, want nil", err)
+		}
+	}
+}
+
+func TestRetryAfterWithoutEstimate(t *testing.T) {
+	for _, err := range []error{nil, password.ErrBusy, errors.New("other"), &password.BusyError{}} {
+		if got := password.RetryAfter(err); got != 1 {
+			t.Errorf("RetryAfter(%v): got %d, want 1", err, got)
+		}
+	}
+	if got := password.RetryAfter(&password.BusyError{RetryAfter: 2500 * time.Millisecond}); got != 3 {
+		t.Errorf("RetryAfter(2.5 s): got %d, want 3 (rounded up)", got)
+	}
+}
+
+func TestLimiterRefuseCountsDemand(t *testing.T) {
+	// A refusal made for another reason (a client's attempts in flight)
+	// still counts as a client who will come back for a hash.
+	l := password.NewLimiter(1, 0)
+	if err := l.Do(context.Background(), func() { time.Sleep(600 * time.Millisecond) }); err != nil {
+		t.Fatal(err)
+	}
+	var last int
+	for range 5 {
+		err := l.Refuse()
+		if !errors.Is(err, password.ErrBusy) {
+			t.Fatalf("got %v, want ErrBusy", err)
+		}
+		last = password.RetryAfter(err)
+	}
+	// Five refusals of at least 0.6 s of work each on one slot: at least 3 s.
+	if last < 3 {
+		t.Errorf("Retry-After after 5 refusals: got %d s, want at least 3", last)
+	}
+	if got := l.Stats().Rejected; got != 5 {
+		t.Errorf("Rejected: got %d, want 5", got)
+	}
+}

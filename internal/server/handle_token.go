@@ -59,6 +59,14 @@ func invalidRequest(desc string) *oauthError {
 // retry shortly (RFC 9110 §10.2.3 Retry-After).
 var errBusy = &oauthError{Code: "temporarily_unavailable", Description: "The server is busy; retry shortly.", status: http.StatusServiceUnavailable, retryAfter: 1}
 
+// hashBusy is errBusy for a refusal of the password-hash limiter, with the
+// Retry-After it estimated from the demand (password.BusyError).
+func hashBusy(err error) *oauthError {
+	e := *errBusy
+	e.retryAfter = password.RetryAfter(err)
+	return &e
+}
+
 // errBadCredentials is the one answer for an unknown user, a wrong
 // password and a disabled account, so the endpoint reveals nothing about
 // which accounts exist (OWASP ASVS 5.0 §6.3.8).
@@ -211,17 +219,26 @@ func (ti *tokenIssuer) authenticate(r *http.Request, username, pw string) (*gate
 	// 800-63B-4 §3.2.2). A throttled attempt is answered like a wrong
 	// password, after the same dummy verification, whether or not the
 	// account exists and whatever the password.
+	// When the hash queue is full, refuse before any other work: a
+	// flood's refusals must cost as little as possible, or answering them
+	// eats the CPU that hashing needs. The check does not look at the
+	// username, so it reveals nothing about the account.
+	if err := ti.d.Hasher.Busy(); err != nil {
+		return nil, hashBusy(err)
+	}
 	ip, _ := clientip.FromContext(ctx)
 	verdict, _ := ti.d.Throttle.Attempt(name, ip)
 	if verdict == throttle.InFlight {
 		// Too many of this client's own attempts on this name are still
 		// being verified: a busy answer that depends only on the
 		// client's own requests, so it reveals nothing about the account.
-		return nil, errBusy
+		// The client will come back for a hash: Refuse counts it in the
+		// demand that sizes Retry-After.
+		return nil, hashBusy(ti.d.Hasher.Refuse())
 	}
 	if verdict == throttle.Throttled {
 		if err := ti.d.Hasher.VerifyDummy(ctx, pw); errors.Is(err, password.ErrBusy) {
-			return nil, errBusy
+			return nil, hashBusy(err)
 		}
 		reqlog.Add(ctx, slogString("login_failure", "throttled"))
 		return nil, errBadCredentials
@@ -243,7 +260,7 @@ func (ti *tokenIssuer) authenticate(r *http.Request, username, pw string) (*gate
 	if err != nil {
 		ti.d.Throttle.Release(name, ip)
 		if errors.Is(err, password.ErrBusy) {
-			return nil, errBusy
+			return nil, hashBusy(err)
 		}
 		return nil, ti.serverError(r, err)
 	}

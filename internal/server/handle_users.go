@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -136,7 +137,7 @@ func CreateUser(ctx context.Context, store gatehouse.UserStore, hasher *password
 // full (so clients back off), 500 otherwise.
 func hashFailed(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, password.ErrBusy) {
-		fail(w, r, problem.New(http.StatusServiceUnavailable, "The server is busy; retry shortly.").With("Retry-After", "1"), err)
+		fail(w, r, problem.New(http.StatusServiceUnavailable, "The server is busy; retry shortly.").With("Retry-After", strconv.Itoa(password.RetryAfter(err))), err)
 		return
 	}
 	respond(w, r, err)
