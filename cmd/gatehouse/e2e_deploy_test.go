@@ -106,9 +106,8 @@ func kekFile(t *testing.T) string {
 
 // TestServeAcceptsSafePostures starts the server in configurations the
 // rules allow: behind a proxy on the same host (which counts as exposed),
-// with the documentation published on purpose and metrics on loopback
-// (accepted, with a warning that this version serves neither), with the
-// lowest allowed password minimum.
+// with the documentation published on purpose and metrics on loopback,
+// with the lowest allowed password minimum.
 func TestServeAcceptsSafePostures(t *testing.T) {
 	ts := startServer(t, "", "--behind-proxy", "--trusted-proxies", "127.0.0.1/32", "--issuer", "https://auth.example.test",
 		"--secret-key-file", kekFile(t), "--docs", "--docs-public", "--metrics-addr", "127.0.0.1:0", "--password-min-length", "8")
@@ -119,9 +118,12 @@ func TestServeAcceptsSafePostures(t *testing.T) {
 	if r := ts.do(t, "GET", "/openapi.json", nil, nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"openapi":"3.1.0"`) {
 		t.Errorf("--docs: GET /openapi.json got %d, want the OpenAPI 3.1 document", r.Status)
 	}
+	if r := ts.do(t, "GET", "/docs", nil, nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `id="swagger-ui"`) {
+		t.Errorf("--docs: GET /docs got %d, want the interactive reference", r.Status)
+	}
 	ts.Stop(t)
 	log := ts.Log.String()
-	for _, want := range []string{"--docs: serving the OpenAPI document at /openapi.json; the interactive /docs is not available in this version", "behind a TLS-terminating proxy"} {
+	for _, want := range []string{"--docs: serving the OpenAPI document at /openapi.json and the interactive reference at /docs", "behind a TLS-terminating proxy"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the log lacks %q", want)
 		}

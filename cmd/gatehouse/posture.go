@@ -157,14 +157,13 @@ func (c *serveConfig) postureKEK(getenv func(string) string, exposed bool, why s
 // Publishing it is allowed, but only on purpose.
 func (c *serveConfig) postureDocs(exposed bool, why string) finding {
 	f := finding{flag: "--docs"}
-	const na = " (/openapi.json only: the interactive /docs is not available in this version)"
 	switch {
 	case !c.docs:
 		f.text = "API documentation off"
 	case !exposed:
-		f.text = "API documentation on loopback only" + na
+		f.text = "API documentation (/openapi.json, /docs) on loopback only"
 	case c.docsPublic:
-		f.sev, f.text = sevWarn, fmt.Sprintf("API documentation published to everyone who reaches the server (%s, --docs-public)%s", why, na)
+		f.sev, f.text = sevWarn, fmt.Sprintf("API documentation (/openapi.json, /docs) published to everyone who reaches the server (%s, --docs-public)", why)
 	default:
 		f.sev, f.text = sevUnsafe, fmt.Sprintf("--docs on an exposed server (%s) would publish the map of every route to the network: add --docs-public if that is intended, or drop --docs", why)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/docsui"
 )
 
 // actors of the authorization matrix, in column order.
@@ -33,6 +34,9 @@ var matrix = []matrixRow{
 	{"GET", "/.well-known/jwks.json", "", [6]int{200, 200, 200, 200, 200, 200}},
 	{"GET", "/.well-known/oauth-authorization-server", "", [6]int{200, 200, 200, 200, 200, 200}},
 	{"GET", "/openapi.json", "", [6]int{200, 200, 200, 200, 200, 200}},
+	// The interactive reference: a page and its assets ({asset}: one of them).
+	{"GET", "/docs", "", [6]int{200, 200, 200, 200, 200, 200}},
+	{"GET", "/docs/{asset}", "", [6]int{200, 200, 200, 200, 200, 200}},
 	{"POST", "/v1/users", `{"username":"{new}","email":"{new}@example.com","password":"correct horse battery staple 9","age":30}`, [6]int{201, 201, 201, 201, 201, 201}},
 	{"POST", "/v1/auth/token", "form:grant_type=password&username=nobody&password=nope", [6]int{400, 400, 400, 400, 400, 400}},
 	{"POST", "/v1/auth/revoke", "form:token=unknown", [6]int{200, 200, 200, 200, 200, 200}},
@@ -133,7 +137,7 @@ func matrixCell(t *testing.T, row matrixRow, actor string) int {
 		t.Fatal(err)
 	}
 
-	path := strings.NewReplacer("{note}", note.ID, "{session}", sess.ID, "{target}", target.ID).Replace(row.path)
+	path := strings.NewReplacer("{note}", note.ID, "{session}", sess.ID, "{target}", target.ID, "{asset}", docsAsset(t)).Replace(row.path)
 	if strings.Contains(row.path, "/shares/{target}") {
 		path = strings.Replace(path, target.ID, "target", 1)
 	}
@@ -166,4 +170,13 @@ func matrixCell(t *testing.T, row matrixRow, actor string) int {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// docsAsset is the hashed name of one asset the /docs page links to.
+func docsAsset(t *testing.T) string {
+	ui, err := docsui.New(docsui.Config{SpecURL: "openapi.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ui.AssetNames()[0]
 }

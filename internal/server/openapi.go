@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -59,11 +60,11 @@ func queryParam(name, doc string, schema map[string]any) apiParam {
 }
 
 func limitParam(def int) apiParam {
-	return queryParam("limit", "Page size", map[string]any{"type": "integer", "minimum": 1, "maximum": 100, "default": def})
+	return queryParam("limit", "Page size", map[string]any{"type": "integer", "format": "int32", "minimum": 1, "maximum": 100, "default": def})
 }
 
 var (
-	noteIDParam = pathParam("id", "Note ID (UUID); another user's note is 404", map[string]any{"type": "string", "format": "uuid"})
+	noteIDParam = pathParam("id", "Note ID (UUID); another user's note is 404", map[string]any{"type": "string", "format": "uuid", "maxLength": 36})
 	userIDParam = pathParam("id", "User ID", map[string]any{"type": "string", "minLength": 1, "maxLength": 64})
 	cursorParam = queryParam("cursor", "next_cursor of the previous page", map[string]any{"type": "string", "minLength": 1, "maxLength": 64})
 )
@@ -91,14 +92,14 @@ var apiDocs = map[string]apiOp{
 			{name: "grant_type", required: true, schema: map[string]any{"type": "string", "enum": []string{"password", "refresh_token"}}},
 			{name: "username", doc: "password grant", schema: map[string]any{"type": "string", "maxLength": 256}},
 			{name: "password", doc: "password grant", schema: map[string]any{"type": "string", "maxLength": 256}},
-			{name: "refresh_token", doc: "refresh grant; rotated on every use", schema: map[string]any{"type": "string"}},
-			{name: "scope", doc: "space-separated; at most what the account (or the original grant) holds", schema: map[string]any{"type": "string"}},
+			{name: "refresh_token", doc: "refresh grant; rotated on every use (none is longer than 128 characters)", schema: map[string]any{"type": "string", "maxLength": 128}},
+			{name: "scope", doc: "space-separated; at most what the account (or the original grant) holds", schema: map[string]any{"type": "string", "maxLength": maxFormBytes}},
 			{name: "client_id", doc: "optional; only " + ClientID, schema: map[string]any{"type": "string", "enum": []string{ClientID}}},
 		}},
 	"POST /v1/auth/revoke": {summary: "Revoke a refresh or access token (RFC 7009); 200 even for unknown tokens", access: accessPublic,
 		oauth: true, responses: map[int]any{200: nil},
 		form: []apiParam{
-			{name: "token", required: true, schema: map[string]any{"type": "string"}},
+			{name: "token", required: true, doc: "a refresh or access token; the whole form is at most 8 KiB", schema: map[string]any{"type": "string", "maxLength": maxFormBytes}},
 			{name: "token_type_hint", schema: map[string]any{"type": "string", "enum": []string{"refresh_token", "access_token"}}},
 			{name: "client_id", doc: "optional; only " + ClientID, schema: map[string]any{"type": "string", "enum": []string{ClientID}}},
 		}},
@@ -154,11 +155,46 @@ var apiDocs = map[string]apiOp{
 		params: []apiParam{
 			queryParam("type", "Event type", map[string]any{"type": "string", "maxLength": 64}),
 			queryParam("user", "Actor or subject user ID", map[string]any{"type": "string", "maxLength": 64}),
-			queryParam("since", "RFC 3339 time", map[string]any{"type": "string", "format": "date-time"}),
-			queryParam("until", "RFC 3339 time", map[string]any{"type": "string", "format": "date-time"}),
+			queryParam("since", "RFC 3339 time", map[string]any{"type": "string", "format": "date-time", "maxLength": 64}),
+			queryParam("until", "RFC 3339 time", map[string]any{"type": "string", "format": "date-time", "maxLength": 64}),
 			limitParam(50),
 			queryParam("cursor", "next_cursor of the previous page", map[string]any{"type": "string", "pattern": "^[0-9]+$", "maxLength": 19}),
 		}},
+}
+
+// jwtPractices says how access tokens follow the JWT best current
+// practices (RFC 8725), for the security schemes' descriptions.
+const jwtPractices = "Tokens follow the JWT best current practices (RFC8725): signed with EdDSA (Ed25519) by default; verification accepts only the configured algorithm, " +
+	"a known kid, the exact iss, aud and typ (at+jwt, RFC 9068), requires exp, and ignores jku, x5u and embedded jwk headers."
+
+// accessDescriptions says who may call an operation, by its access.
+var accessDescriptions = map[string]string{
+	accessPublic:        "Public: no credentials.",
+	accessToken:         "Needs a bearer access token.",
+	accessTokenOrCookie: "Needs a bearer access token or the session cookie (unsafe cookie requests must be same-origin).",
+	accessCookie:        "Needs the session cookie; the request must be same-origin.",
+}
+
+// apiTags group the operations by area, in the order the docs show them.
+var apiTags = []any{
+	map[string]any{"name": "auth", "description": "OAuth2 token endpoint, revocation, browser sessions"},
+	map[string]any{"name": "users", "description": "Registration and the caller's account"},
+	map[string]any{"name": "sessions", "description": "The caller's sessions (refresh-token families)"},
+	map[string]any{"name": "notes", "description": "Notes and sharing"},
+	map[string]any{"name": "admin", "description": "Administration (admin permissions)"},
+	map[string]any{"name": "meta", "description": "Health, keys, metadata and this document"},
+}
+
+// routeTag is the tag (area) of a route pattern: the path segment after
+// /v1/, or meta for the routes outside /v1.
+func routeTag(route string) string {
+	_, path, _ := strings.Cut(route, " ")
+	rest, ok := strings.CutPrefix(path, "/v1/")
+	if !ok {
+		return "meta"
+	}
+	seg, _, _ := strings.Cut(rest, "/")
+	return seg
 }
 
 // allScopes are the permissions tokens can carry, for the security schemes.
@@ -270,14 +306,20 @@ func buildOpenAPI(issuer string, routes []string, access map[string]string, rate
 	}
 
 	doc := map[string]any{
-		"openapi":           "3.1.0",
-		"jsonSchemaDialect": jsonbody.SchemaDialect,
+		// No jsonSchemaDialect: the default, the OAS base dialect, is JSON
+		// Schema 2020-12 plus OpenAPI's own keywords, so the 2020-12
+		// schemas of jsonbody.Schema are valid under it; Swagger UI and
+		// other tools support only the default.
+		"openapi": "3.1.0",
 		"info": map[string]any{
 			"title":       "Gatehouse API",
 			"version":     "v1",
 			"description": "Errors are RFC 9457 problem details (application/problem+json); the OAuth2 endpoints answer errors in the RFC 6749 §5.2 shape.",
 		},
-		"servers": []any{map[string]any{"url": issuer}},
+		// x-internal false: the API is meant for clients on the network
+		// (OWASP API9:2023, an inventory of who each server is for).
+		"servers": []any{map[string]any{"url": issuer, "x-internal": false}},
+		"tags":    apiTags,
 		"paths":   paths,
 		"components": map[string]any{
 			"schemas": map[string]any{
@@ -290,7 +332,10 @@ func buildOpenAPI(issuer string, routes []string, access map[string]string, rate
 				"RateLimit": map[string]any{"description": "IETF RateLimit field: remaining requests (r) and seconds to reset (t)",
 					"schema": map[string]any{"type": "string"}},
 				"Retry-After": map[string]any{"description": "Seconds to wait before retrying",
-					"schema": map[string]any{"type": "integer", "minimum": 0}},
+					"schema": map[string]any{"type": "integer", "format": "int64", "minimum": 0}},
+				"Access-Control-Allow-Origin": map[string]any{"description": "CORS (Fetch Standard): sent only when --cors-origins lists the request's Origin (or is *); " +
+					"absent by default, so browsers refuse cross-origin reads",
+					"schema": map[string]any{"type": "string", "maxLength": 2048}},
 				"WWW-Authenticate": map[string]any{"description": "RFC 6750 §3 challenge",
 					"schema": map[string]any{"type": "string"}},
 				"X-Request-ID": map[string]any{"description": "The request's ID, also in the log and in problem details",
@@ -299,7 +344,7 @@ func buildOpenAPI(issuer string, routes []string, access map[string]string, rate
 			"securitySchemes": map[string]any{
 				"oauth2": map[string]any{
 					"type":        "oauth2",
-					"description": "Access tokens from the token endpoint (password grant)",
+					"description": "Access tokens from the token endpoint (password grant). " + jwtPractices,
 					"flows": map[string]any{
 						"password": map[string]any{
 							"tokenUrl":   base + "/v1/auth/token",
@@ -312,7 +357,7 @@ func buildOpenAPI(issuer string, routes []string, access map[string]string, rate
 					"type":         "http",
 					"scheme":       "bearer",
 					"bearerFormat": "JWT",
-					"description":  "An access token (RFC 9068 JWT) in Authorization: Bearer",
+					"description":  "An access token (RFC 9068 JWT) in Authorization: Bearer. " + jwtPractices,
 				},
 				"cookie": map[string]any{
 					"type":        "apiKey",
@@ -323,7 +368,41 @@ func buildOpenAPI(issuer string, routes []string, access map[string]string, rate
 			},
 		},
 	}
-	return json.Marshal(doc)
+	// Through a generic copy: the schemas in doc share maps with apiDocs,
+	// which must not be written to.
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	var generic any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&generic); err != nil {
+		return nil, err
+	}
+	setIntegerFormats(generic)
+	return json.Marshal(generic)
+}
+
+// setIntegerFormats gives every integer schema in v without a format the
+// format int64: Go's int on the 64-bit platforms gatehouse is built for
+// (OpenAPI 3.1 §4.2; OWASP API4:2023 asks for a declared width).
+func setIntegerFormats(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		if v["type"] == "integer" {
+			if _, ok := v["format"]; !ok {
+				v["format"] = "int64"
+			}
+		}
+		for _, c := range v {
+			setIntegerFormats(c)
+		}
+	case []any:
+		for _, c := range v {
+			setIntegerFormats(c)
+		}
+	}
 }
 
 // operation builds the Operation Object of one route.
@@ -331,9 +410,11 @@ func operation(route string, op apiOp, rateLimited bool) map[string]any {
 	o := map[string]any{
 		"summary":     op.summary,
 		"operationId": operationID(route),
+		"tags":        []string{routeTag(route)},
+		"description": accessDescriptions[op.access],
 	}
 	if op.scope != "" {
-		o["description"] = "Requires the permission " + op.scope + "."
+		o["description"] = accessDescriptions[op.access] + " Requires the permission " + op.scope + "."
 	}
 	switch op.access {
 	case accessToken:
@@ -403,7 +484,7 @@ func operation(route string, op apiOp, rateLimited bool) map[string]any {
 
 	responses := map[string]any{}
 	withHeaders := func(resp map[string]any, status int) map[string]any {
-		h := map[string]any{"X-Request-ID": headerRef("X-Request-ID")}
+		h := map[string]any{"X-Request-ID": headerRef("X-Request-ID"), "Access-Control-Allow-Origin": headerRef("Access-Control-Allow-Origin")}
 		if rateLimited {
 			h["RateLimit-Policy"] = headerRef("RateLimit-Policy")
 			h["RateLimit"] = headerRef("RateLimit")
@@ -498,7 +579,7 @@ func handleOpenAPI(doc []byte) http.Handler {
 		w.Header().Set("Content-Length", strconv.Itoa(len(doc)))
 		w.WriteHeader(http.StatusOK)
 		if r.Method != http.MethodHead {
-			w.Write(doc)
+			_, _ = w.Write(doc)
 		}
 	})
 }

@@ -91,6 +91,15 @@ func TestOpenAPIDocument(t *testing.T) {
 	}
 }
 
+// pageRoutes are the routes of the interactive reference (/docs): pages
+// for browsers, served with the document but not API operations in it.
+var pageRoutes = []string{"GET /docs", "GET /docs/{asset}"}
+
+// apiRoutes are the served routes less pageRoutes.
+func apiRoutes(e *env) []string {
+	return slices.DeleteFunc(e.srv.Routes(), func(r string) bool { return slices.Contains(pageRoutes, r) })
+}
+
 // TestOpenAPICoversRoutes fails when a route is served but not documented,
 // or documented but not served.
 func TestOpenAPICoversRoutes(t *testing.T) {
@@ -103,8 +112,17 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	for _, r := range routes {
 		method, path, _ := strings.Cut(r, " ")
 		item, _ := doc["paths"].(map[string]any)[path].(map[string]any)
-		if _, ok := item[strings.ToLower(method)]; !ok {
+		_, ok := item[strings.ToLower(method)]
+		switch page := slices.Contains(pageRoutes, r); {
+		case page && ok:
+			t.Errorf("page route %q is documented as an API operation", r)
+		case !page && !ok:
 			t.Errorf("route %q is served but missing from the OpenAPI document", r)
+		}
+	}
+	for _, r := range pageRoutes {
+		if !slices.Contains(routes, r) {
+			t.Errorf("page route %q is not served with Docs on", r)
 		}
 	}
 	for path, item := range doc["paths"].(map[string]any) {
@@ -194,7 +212,7 @@ func TestOpenAPISecurity(t *testing.T) {
 	all := []string{gatehouse.PermNotesRead, gatehouse.PermNotesWrite, gatehouse.PermUsersRead, gatehouse.PermUsersWrite, gatehouse.PermAuditRead}
 	public := []string{"GET /healthz", "GET /readyz", "GET /.well-known/jwks.json", "GET /.well-known/oauth-authorization-server",
 		"GET /openapi.json", "POST /v1/users", "POST /v1/auth/token", "POST /v1/auth/revoke", "POST /v1/auth/session"}
-	for _, r := range e.srv.Routes() {
+	for _, r := range apiRoutes(e) {
 		op := operationOf(t, doc, r)
 		sec, _ := op["security"].([]any)
 		if slices.Contains(public, r) {
@@ -249,7 +267,7 @@ func TestOpenAPISecurity(t *testing.T) {
 func TestOpenAPIErrors(t *testing.T) {
 	e := newEnv(t)
 	doc := getOpenAPI(t, e)
-	for _, r := range e.srv.Routes() {
+	for _, r := range apiRoutes(e) {
 		op := operationOf(t, doc, r)
 		oauth := r == "POST /v1/auth/token" || r == "POST /v1/auth/revoke"
 		resps := op["responses"].(map[string]any)
@@ -292,15 +310,20 @@ func TestOpenAPIErrors(t *testing.T) {
 	}
 }
 
-// TestOpenAPIOff: without Config.Docs the route is not served.
+// TestOpenAPIOff: without Config.Docs neither the document nor the
+// interactive reference is served.
 func TestOpenAPIOff(t *testing.T) {
 	srv := newEnvDocs(t, false).srv
-	if slices.Contains(srv.Routes(), "GET /openapi.json") {
-		t.Errorf("GET /openapi.json is served with Docs off")
+	for _, r := range append([]string{"GET /openapi.json"}, pageRoutes...) {
+		if slices.Contains(srv.Routes(), r) {
+			t.Errorf("%s is served with Docs off", r)
+		}
 	}
-	w := httptest.NewRecorder()
-	srv.ServeHTTP(w, httptest.NewRequest("GET", "/openapi.json", nil))
-	if w.Code != http.StatusNotFound {
-		t.Errorf("GET /openapi.json with Docs off: got %d, want 404", w.Code)
+	for _, path := range []string{"/openapi.json", "/docs", "/docs/", "/docs/docs.js"} {
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		if w.Code != http.StatusNotFound {
+			t.Errorf("GET %s with Docs off: got %d, want 404", path, w.Code)
+		}
 	}
 }

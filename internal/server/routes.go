@@ -5,6 +5,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/auth"
+	"github.com/gatehouse/gatehouse/internal/docsui"
 	"github.com/gatehouse/gatehouse/ratelimit"
 )
 
@@ -110,6 +111,21 @@ func (s *Server) addRoutes(d Deps) error {
 			return err
 		}
 		public(docsRoute, handleOpenAPI(doc))
+
+		// The interactive reference (Swagger UI, embedded): pages, not
+		// API operations, so they are registered after the document is
+		// built and are not in it. The page has its own CSP (docsui.CSP).
+		ui, err := docsui.New(docsui.Config{SpecURL: "openapi.json", ClientID: ClientID})
+		if err != nil {
+			return err
+		}
+		public("GET /docs", ui.Page())
+		public("GET /docs/{asset}", ui.Asset())
+	}
+
+	// Routes only tests add (export_test.go), guarded as user(...) guards.
+	if d.testUserRoutes != nil {
+		d.testUserRoutes(user)
 	}
 
 	if bad := lim.unknown(s.routes); len(bad) > 0 {
