@@ -54,8 +54,8 @@ type serveConfig struct {
 	logFormat       string
 	// behindProxy says a reverse proxy in front ends TLS (see posture.go).
 	behindProxy bool
-	// docs serves the OpenAPI document at /openapi.json; the interactive
-	// /docs UI is not built yet (serve logs a warning). docsPublic allows
+	// docs serves the OpenAPI document at /openapi.json and the
+	// interactive reference at /docs (Swagger UI, embedded). docsPublic allows
 	// it on an exposed server (posture.go).
 	docs       bool
 	docsPublic bool
@@ -96,7 +96,7 @@ func parseServeAs(name, synopsis string, args []string, getenv func(string) stri
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "json or text")
 	fs.BoolVar(&c.behindProxy, "behind-proxy", false, "a reverse proxy in front ends TLS: allows plain HTTP on a non-loopback --addr (needs --trusted-proxies and an https:// --issuer; the proxy must send HSTS)")
-	fs.BoolVar(&c.docs, "docs", false, "serve the OpenAPI document at /openapi.json (and /docs, which is not available in this version)")
+	fs.BoolVar(&c.docs, "docs", false, "serve the OpenAPI document at /openapi.json and the interactive reference at /docs (embedded Swagger UI)")
 	fs.BoolVar(&c.docsPublic, "docs-public", false, "allow --docs on a non-loopback --addr or with --behind-proxy")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "address of a separate listener serving Prometheus metrics at /metrics, e.g. 127.0.0.1:9090 (default: none; keep it on loopback or a private interface)")
 	sources, err := parseFlagSources(fs, args, getenv)
@@ -197,7 +197,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if c.docs {
-		log.Warn("--docs: serving the OpenAPI document at /openapi.json; the interactive /docs is not available in this version")
+		log.Info("--docs: serving the OpenAPI document at /openapi.json and the interactive reference at /docs")
 	}
 	if c.behindProxy {
 		log.Info("behind a TLS-terminating proxy (--behind-proxy): the proxy must serve HTTPS only and send Strict-Transport-Security", "trusted_proxies", c.trustedProxies)
@@ -220,6 +220,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// A superseded key stays published until every token it signed has
 	// expired: the access-token lifetime plus the 60 s of allowed skew.
 	ring.SetRetireAfter(c.accessTokenTTL + time.Minute)
+	// A token signed with a key this instance has not polled yet (another
+	// instance rotated, or read `keys rotate` first) reloads the ring at
+	// once instead of failing until the next poll; at most once a second.
+	ring.SetReloadOnUnknown(time.Second, func(err error) { log.Error("reload signing keys for an unknown kid", "error", err.Error()) })
 	revs := revocation.New(store, c.accessTokenTTL+time.Minute, nil)
 	if err := revs.Sync(ctx); err != nil {
 		return err
@@ -243,27 +247,27 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	var redirectLn net.Listener
 	if fe.redirect != nil {
 		if redirectLn, err = net.Listen("tcp", c.httpRedirectAddr); err != nil {
-			ln.Close()
+			_ = ln.Close()
 			return fmt.Errorf("--http-redirect-addr: %w", err)
 		}
 	}
 	var metricsLn net.Listener
 	if c.metricsAddr != "" {
 		if metricsLn, err = net.Listen("tcp", c.metricsAddr); err != nil {
-			ln.Close()
+			_ = ln.Close()
 			if redirectLn != nil {
-				redirectLn.Close()
+				_ = redirectLn.Close()
 			}
 			return fmt.Errorf("--metrics-addr: %w", err)
 		}
 	}
 	closeListeners := func() {
-		ln.Close()
+		_ = ln.Close()
 		if redirectLn != nil {
-			redirectLn.Close()
+			_ = redirectLn.Close()
 		}
 		if metricsLn != nil {
-			metricsLn.Close()
+			_ = metricsLn.Close()
 		}
 	}
 	issuer := c.issuer
@@ -459,12 +463,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	select {
 	case err := <-errc:
-		srv.Close()
+		_ = srv.Close()
 		if redirectSrv != nil {
-			redirectSrv.Close()
+			_ = redirectSrv.Close()
 		}
 		if metricsSrv != nil {
-			metricsSrv.Close()
+			_ = metricsSrv.Close()
 		}
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
@@ -482,7 +486,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	for _, s := range servers {
 		if err := s.Shutdown(sctx); err != nil {
 			log.Warn("shutdown timed out; closing remaining connections", "error", err.Error())
-			s.Close()
+			_ = s.Close()
 		}
 	}
 	for range servers {

@@ -31,6 +31,32 @@ type Ring struct {
 	// retireAfter is how long a key stays published after a newer key
 	// became active: the longest a token it signed can remain valid.
 	retireAfter time.Duration
+
+	// Reload on an unknown kid (SetReloadOnUnknown): missMu serializes
+	// those reloads, lastMiss is when the last one started.
+	missMu    sync.Mutex
+	lastMiss  time.Time
+	missEvery atomic.Int64 // time.Duration; 0: off
+	missErr   func(error)
+}
+
+// SetReloadOnUnknown makes PublicKey reload the ring from the store when
+// asked for a kid it does not hold, at most once per every (0 turns it
+// off), and report a failed reload to onErr.
+//
+// Several instances share one store but poll it on their own clocks: after
+// `gatehouse keys rotate`, or a rotation by another instance, one instance
+// may sign with the new key while another has not read it yet and would
+// refuse every token it signs until its next poll. Reloading on the first
+// unknown kid closes that window to one store round trip. The bound keeps
+// a client that sends tokens with made-up kids from turning each request
+// into a store query: it costs at most one reload per interval, and a kid
+// the reload does not find is refused as before (fail closed).
+func (r *Ring) SetReloadOnUnknown(every time.Duration, onErr func(error)) {
+	r.missMu.Lock()
+	r.missErr = onErr
+	r.missMu.Unlock()
+	r.missEvery.Store(int64(every))
 }
 
 // SetRetireAfter sets how long a superseded key stays published: at least
@@ -188,7 +214,37 @@ func (r *Ring) Signer() (kid string, key ed25519.PrivateKey, err error) {
 // auth.KeySet.
 func (r *Ring) PublicKey(kid string) (ed25519.PublicKey, bool) {
 	k, ok := r.snap.Load().public[kid]
+	if ok || r.missEvery.Load() == 0 {
+		return k, ok
+	}
+	r.reloadUnknown()
+	k, ok = r.snap.Load().public[kid]
 	return k, ok
+}
+
+// missReloadTimeout bounds the wait of the request that triggers a reload
+// on an unknown kid (and of those that arrive meanwhile).
+const missReloadTimeout = 2 * time.Second
+
+// reloadUnknown reloads the ring unless a reload for an unknown kid started
+// within the interval. Callers that arrive during a reload wait for it
+// (missMu) and then find its keys, rather than refusing a valid token
+// because another request happened to trigger the reload.
+func (r *Ring) reloadUnknown() {
+	r.missMu.Lock()
+	defer r.missMu.Unlock()
+	// Monotonic wall time, not the ring's clock: this bounds store load,
+	// which has nothing to do with key activation times.
+	now := time.Now()
+	if every := time.Duration(r.missEvery.Load()); !r.lastMiss.IsZero() && now.Sub(r.lastMiss) < every {
+		return
+	}
+	r.lastMiss = now
+	ctx, cancel := context.WithTimeout(context.Background(), missReloadTimeout)
+	defer cancel()
+	if err := r.Load(ctx); err != nil && r.missErr != nil {
+		r.missErr(err)
+	}
 }
 
 // Keys lists the published keys, newest first.

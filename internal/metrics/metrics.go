@@ -49,6 +49,8 @@ type Metrics struct {
 	authFail    *prometheus.CounterVec
 	rateLimited *prometheus.CounterVec
 	tokenCache  atomic.Pointer[func() auth.CacheStats]
+	storeFail   atomic.Pointer[func() bool]
+	storeErrors prometheus.Counter
 }
 
 // New registers gatehouse's metrics, the Go runtime's and the process's
@@ -82,6 +84,19 @@ func New(hashes *password.Limiter) *Metrics {
 	for _, r := range Reasons {
 		m.authFail.WithLabelValues(r)
 	}
+	m.storeErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "gatehouse_ratelimit_store_errors_total",
+		Help: "Failed calls to the shared rate-limit store (Redis); each refused a sign-in or sign-up with 503 or fell back to in-process per-user limits.",
+	})
+	m.reg.MustRegister(m.storeErrors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gatehouse_ratelimit_store_fallback",
+		Help: "1 while the shared rate-limit store (Redis) fails: sign-in and sign-up answer 503, per-user limits are this process's own; 0 otherwise or without one.",
+	}, func() float64 {
+		if p := m.storeFail.Load(); p != nil && (*p)() {
+			return 1
+		}
+		return 0
+	}))
 	m.reg.MustRegister(m.requests, m.duration, m.authFail, m.rateLimited,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -163,6 +178,17 @@ func (m *Metrics) TokenCache(stats func() auth.CacheStats) {
 		m.tokenCache.Store(&stats)
 	}
 }
+
+// RateStoreFailing sets the function that says whether the shared
+// rate-limit store fails now (gatehouse_ratelimit_store_fallback).
+func (m *Metrics) RateStoreFailing(failing func() bool) {
+	if failing != nil {
+		m.storeFail.Store(&failing)
+	}
+}
+
+// RateStoreError counts one failed call to the shared rate-limit store.
+func (m *Metrics) RateStoreError() { m.storeErrors.Inc() }
 
 // Registry is the registry the metrics are on, for tests and for adding
 // collectors.

@@ -122,6 +122,10 @@ type Deps struct {
 	Now         gatehouse.Clock // nil: time.Now
 	// Metrics receives what the API observes; nil: no metrics.
 	Metrics Metrics
+
+	// testUserRoutes lets tests register extra routes behind the user(...)
+	// guard of routes.go (export_test.go: the middleware benchmark).
+	testUserRoutes func(user func(pattern string, h http.Handler))
 }
 
 // Metrics receives counts from the API (internal/metrics implements it).
@@ -136,6 +140,11 @@ type Metrics interface {
 	// TokenCache hands over the reader of the access-token verifier's
 	// cache counters.
 	TokenCache(stats func() auth.CacheStats)
+	// RateStoreFailing hands over the reader of whether the shared
+	// rate-limit store (Redis) fails now; RateStoreError counts one of
+	// its failures. Called only with a shared store.
+	RateStoreFailing(failing func() bool)
+	RateStoreError()
 }
 
 // Server is the gatehouse API as an http.Handler.
