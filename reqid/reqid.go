@@ -47,6 +47,9 @@ func Valid(id string) bool {
 	return true
 }
 
+// canonicalHeader is Header as net/http stores it (X-Request-Id).
+var canonicalHeader = http.CanonicalHeaderKey(Header)
+
 var enc = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // New returns a fresh random ID: 80 bits, 16 characters.
@@ -57,14 +60,28 @@ func New() string {
 }
 
 // Handler sets X-Request-ID on the response before calling h, and stores the
-// ID in the request context for FromContext.
+// ID in the request context for FromContext. Inside another Handler it
+// keeps the ID the outer one chose.
 func Handler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(Header)
+		// Nested inside another reqid Handler (a server that wraps the
+		// API in its own outer layers): keep the ID it chose, so that the
+		// response and the log carry one ID and none is made twice.
+		if FromContext(r.Context()) != "" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		// The map is indexed with the canonical key, made once: Get and
+		// Set would canonicalize "X-Request-ID" (and allocate) on every
+		// request.
+		var id string
+		if v := r.Header[canonicalHeader]; len(v) > 0 {
+			id = v[0]
+		}
 		if !Valid(id) {
 			id = New()
 		}
-		w.Header().Set(Header, id)
+		w.Header()[canonicalHeader] = []string{id}
 		h.ServeHTTP(w, r.WithContext(NewContext(r.Context(), id)))
 	})
 }

@@ -147,6 +147,21 @@ func TestHandlerFreshIDsDiffer(t *testing.T) {
 	}
 }
 
+func TestHandlerNested(t *testing.T) {
+	var inner string
+	h := reqid.Handler(reqid.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner = reqid.FromContext(r.Context())
+	})))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	if got := w.Header().Get(reqid.Header); got == "" || got != inner {
+		t.Errorf("response ID %q, inner context ID %q: want one ID", got, inner)
+	}
+	if n := len(w.Header().Values(reqid.Header)); n != 1 {
+		t.Errorf("got %d X-Request-ID fields, want 1", n)
+	}
+}
+
 func TestContext(t *testing.T) {
 	tests := []struct {
 		name string

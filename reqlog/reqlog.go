@@ -131,34 +131,44 @@ func Handler(logger *slog.Logger, h http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
+			level := slog.LevelInfo
+			if status >= 500 {
+				level = slog.LevelError
+			}
+			ctx := r.Context()
+			lh := l.Handler()
+			if !lh.Enabled(ctx, level) {
+				return
+			}
+			now := time.Now()
+			// The record is built here instead of through Logger.LogAttrs,
+			// which would copy the attributes once more and walk the stack
+			// (runtime.Callers) for a source location that would always be
+			// this function.
+			rec := slog.NewRecord(now, level, "request", 0)
 			pattern := r2.Pattern
 			e.mu.Lock()
 			if e.pattern != "" {
 				pattern = e.pattern
 			}
-			attrs := make([]slog.Attr, 0, 9+len(e.attrs))
-			attrs = append(attrs,
+			rec.AddAttrs(
 				slog.String("method", r.Method),
 				slog.String("route", pattern),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", status),
-				slog.Duration("duration", time.Since(start)),
+				slog.Duration("duration", now.Sub(start)),
 				slog.Int64("bytes", sw.bytes),
-				slog.String("request_id", reqid.FromContext(r.Context())),
+				slog.String("request_id", reqid.FromContext(ctx)),
 			)
 			if e.user != "" {
-				attrs = append(attrs, slog.String("user_id", e.user))
+				rec.AddAttrs(slog.String("user_id", e.user))
 			}
 			if e.err != "" {
-				attrs = append(attrs, slog.String("error", e.err))
+				rec.AddAttrs(slog.String("error", e.err))
 			}
-			attrs = append(attrs, e.attrs...)
+			rec.AddAttrs(e.attrs...) // copied: the record shares nothing with e
 			e.mu.Unlock()
-			level := slog.LevelInfo
-			if status >= 500 {
-				level = slog.LevelError
-			}
-			l.LogAttrs(r.Context(), level, "request", attrs...)
+			_ = lh.Handle(ctx, rec) // as Logger.LogAttrs: a line that cannot be written fails nothing
 		}()
 		h.ServeHTTP(sw, r2)
 	})
@@ -175,6 +185,26 @@ var separators = strings.NewReplacer("-", "", "_", "")
 // Sensitive reports whether an attribute key names a secret. Case, '-'
 // and '_' are ignored, so X-Api-Key, api_key and APIKEY all match.
 func Sensitive(key string) bool {
+	if secret, ok := knownKeys[key]; ok {
+		return secret
+	}
+	return sensitiveKey(key)
+}
+
+// knownKeys holds Sensitive's answer for slog's built-in keys and the keys
+// of the access-log line, which every request logs: computed once by the
+// same rule, so that the common case skips lower-casing and removing
+// separators on every attribute of every line.
+var knownKeys = func() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range []string{slog.TimeKey, slog.LevelKey, slog.MessageKey, slog.SourceKey,
+		"method", "route", "path", "status", "duration", "bytes", "request_id", "user_id", "error"} {
+		m[k] = sensitiveKey(k)
+	}
+	return m
+}()
+
+func sensitiveKey(key string) bool {
 	k := separators.Replace(strings.ToLower(key))
 	for _, s := range sensitive {
 		if strings.Contains(k, s) {
@@ -191,6 +221,15 @@ func Sensitive(key string) bool {
 func Redact(groups []string, a slog.Attr) slog.Attr {
 	if a.Value.Kind() != slog.KindGroup && Sensitive(a.Key) {
 		return slog.String(a.Key, Redacted)
+	}
+	// With a ReplaceAttr function, slog passes the record's level as an
+	// Any value, which the JSON handler encodes through encoding/json
+	// (Level.MarshalJSON): the level's name as a string is the same
+	// output at a fraction of the cost.
+	if a.Key == slog.LevelKey && len(groups) == 0 && a.Value.Kind() == slog.KindAny {
+		if l, ok := a.Value.Any().(slog.Level); ok {
+			return slog.String(slog.LevelKey, l.String())
+		}
 	}
 	return a
 }

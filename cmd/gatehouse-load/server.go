@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,9 +12,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/loadtest"
 )
 
 // defaultServerArgs lift the server's request-rate limits, which would
@@ -43,15 +42,7 @@ type server struct {
 
 // childEnv is the tool's environment without GATEHOUSE_ variables, which
 // would silently change the server's configuration, plus the extras.
-func childEnv(extra []string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GATEHOUSE_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, extra...)
-}
+func childEnv(extra []string) []string { return loadtest.ChildEnv(extra) }
 
 // startServer creates the account in a fresh data directory, then starts
 // `gatehouse serve` on a free loopback port and waits for /healthz.
@@ -60,7 +51,7 @@ func startServer(ctx context.Context, c *config, usernames []string, pw string, 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(bin); err != nil {
+	if _, err := os.Stat(bin); err != nil { // #nosec G703 -- --bin names the binary to test: the operator's choice
 		return nil, fmt.Errorf("--bin: %w", err)
 	}
 	dir, err := os.MkdirTemp("", "gatehouse-load-")
@@ -77,7 +68,7 @@ func startServer(ctx context.Context, c *config, usernames []string, pw string, 
 	dataDir := filepath.Join(dir, "data")
 
 	for _, username := range usernames {
-		create := exec.CommandContext(ctx, bin, "user", "create", "--data-dir", dataDir,
+		create := exec.CommandContext(ctx, bin, "user", "create", "--data-dir", dataDir, // #nosec G204 G702 -- runs the --bin the operator named, with our arguments
 			"--username", username, "--email", username+"@example.com")
 		create.Env = env
 		create.Stdin = strings.NewReader(pw + "\n")
@@ -86,7 +77,7 @@ func startServer(ctx context.Context, c *config, usernames []string, pw string, 
 		}
 	}
 
-	help, _ := exec.CommandContext(ctx, bin, "serve", "--help").CombinedOutput()
+	help, _ := exec.CommandContext(ctx, bin, "serve", "--help").CombinedOutput() // #nosec G204 G702 -- runs the --bin the operator named
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -110,7 +101,8 @@ func startServer(ctx context.Context, c *config, usernames []string, pw string, 
 		return nil, err
 	}
 	defer logFile.Close() // the child holds its own descriptor
-	s.cmd = exec.Command(bin, append([]string{"serve"}, s.args...)...)
+
+	s.cmd = exec.Command(bin, append([]string{"serve"}, s.args...)...) // #nosec G204 G702 -- runs the --bin the operator named, with our arguments
 	s.cmd.Env = env
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	if err := s.cmd.Start(); err != nil {
@@ -132,7 +124,7 @@ func startServer(ctx context.Context, c *config, usernames []string, pw string, 
 		default:
 		}
 		if resp, err := hc.Get(s.url + "/healthz"); err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return s, nil
 			}
@@ -144,17 +136,8 @@ func startServer(ctx context.Context, c *config, usernames []string, pw string, 
 	}
 }
 
-// freePort asks the kernel for a free loopback port. Another process could
-// take it before the server binds it; the server then fails at start and
-// says so.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
+// freePort asks the kernel for a free loopback port.
+func freePort() (int, error) { return loadtest.FreePort() }
 
 // stop ends the server gracefully (SIGTERM, then SIGKILL after 10 s) and
 // removes the data directory unless asked to keep it.
@@ -163,12 +146,12 @@ func (s *server) stop(logf func(string, ...any)) {
 		select {
 		case <-s.exited:
 		default:
-			s.cmd.Process.Signal(syscall.SIGTERM)
+			_ = s.cmd.Process.Signal(syscall.SIGTERM)
 			select {
 			case <-s.exited:
 			case <-time.After(10 * time.Second):
 				logf("the server did not stop within 10 s of SIGTERM; killing it")
-				s.cmd.Process.Kill()
+				_ = s.cmd.Process.Kill()
 				<-s.exited
 			}
 		}
@@ -177,7 +160,7 @@ func (s *server) stop(logf func(string, ...any)) {
 		logf("kept the data directory and server log in %s", s.dataDir)
 		return
 	}
-	os.RemoveAll(s.dataDir)
+	_ = os.RemoveAll(s.dataDir) // #nosec G703 -- the temporary directory startServer made
 }
 
 // logTail returns the last n lines of the server log.
@@ -190,16 +173,11 @@ func (s *server) logTail(n int) string {
 	return "  " + strings.Join(lines, "\n  ")
 }
 
+// The measurements below are internal/loadtest's (shared with
+// cmd/gatehouse-bench), under the names this tool's report uses.
+
 // rssSampler reads a process's resident memory every interval.
-type rssSampler struct {
-	pid   int
-	done  chan struct{}
-	once  sync.Once
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	res   rssResult
-	final rssResult
-}
+type rssSampler struct{ s *loadtest.RSSSampler }
 
 // rssResult is what the sampler saw, in KiB.
 type rssResult struct {
@@ -211,88 +189,21 @@ type rssResult struct {
 }
 
 func startRSS(pid int, every time.Duration) (*rssSampler, error) {
-	if _, err := readStatus(pid); err != nil {
-		return nil, fmt.Errorf("sample the server's memory: %w", err)
-	}
-	r := &rssSampler{pid: pid, done: make(chan struct{})}
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			r.sample()
-			select {
-			case <-r.done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return r, nil
-}
-
-func (r *rssSampler) sample() {
-	st, err := readStatus(r.pid)
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	s, err := loadtest.StartRSS(pid, every)
 	if err != nil {
-		r.res.readError = err
-		return
+		return nil, err
 	}
-	r.res.samples++
-	r.res.maxRSS = max(r.res.maxRSS, st["VmRSS"])
-	r.res.hwm = st["VmHWM"]
-	r.res.finalRSS = st["VmRSS"]
+	return &rssSampler{s}, nil
 }
 
 // stop takes a last sample, stops sampling and returns the result; later
 // calls return the same.
 func (r *rssSampler) stop() rssResult {
-	r.once.Do(func() {
-		close(r.done)
-		r.wg.Wait()
-		r.sample()
-		r.mu.Lock()
-		r.final = r.res
-		r.mu.Unlock()
-	})
-	return r.final
+	x := r.s.Stop()
+	return rssResult{samples: x.Samples, maxRSS: x.Max, hwm: x.HWM, finalRSS: x.Final, readError: x.Err}
 }
 
-// readStatus reads the kB fields of /proc/PID/status.
-func readStatus(pid int) (map[string]int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return parseStatus(f)
-}
-
-func parseStatus(r io.Reader) (map[string]int64, error) {
-	out := map[string]int64{}
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		if len(f) == 2 && f[1] == "kB" {
-			if n, err := strconv.ParseInt(f[0], 10, 64); err == nil {
-				out[k] = n
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	if _, ok := out["VmRSS"]; !ok {
-		return nil, errors.New("no VmRSS in /proc/PID/status")
-	}
-	return out, nil
-}
+func parseStatus(r io.Reader) (map[string]int64, error) { return loadtest.ParseStatus(r) }
 
 // procStat is a process's CPU time and page faults, from /proc/PID/stat.
 type procStat struct {
@@ -300,66 +211,21 @@ type procStat struct {
 	minFaults int64
 }
 
-// processStat reads /proc/PID/stat: minflt (field 10), utime and stime
-// (fields 14 and 15, in clock ticks of 1/100 s, the value of USER_HZ on
-// every Linux architecture Go supports).
 func processStat(pid int) (procStat, error) {
-	if pid == 0 {
-		return procStat{}, errors.New("no pid")
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return procStat{}, err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces;
-	// f[0] is field 3.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return procStat{}, errors.New("malformed stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return procStat{}, errors.New("malformed stat")
-	}
-	minflt, err1 := strconv.ParseInt(f[7], 10, 64)
-	utime, err2 := strconv.ParseInt(f[11], 10, 64)
-	stime, err3 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil {
-		return procStat{}, errors.New("malformed stat")
-	}
-	const tick = 10 * time.Millisecond
-	return procStat{user: time.Duration(utime) * tick, sys: time.Duration(stime) * tick, minFaults: minflt}, nil
+	c, err := loadtest.ProcessCPU(pid)
+	return procStat{user: c.User, sys: c.Sys, minFaults: c.MinorFaults}, err
 }
 
 func (a procStat) sub(b procStat) procStat {
 	return procStat{user: a.user - b.user, sys: a.sys - b.sys, minFaults: a.minFaults - b.minFaults}
 }
 
-// machineStat is the CPU time of the whole machine, from the first line of
-// /proc/stat, in clock ticks of 1/100 s.
+// machineStat is the CPU time of the whole machine, from /proc/stat.
 type machineStat struct {
 	busy, steal time.Duration // busy includes steal
 }
 
 func readMachineStat() (machineStat, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return machineStat{}, err
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return machineStat{}, errors.New("malformed /proc/stat")
-	}
-	var v [8]int64 // user nice system idle iowait irq softirq steal
-	for i := range v {
-		n, err := strconv.ParseInt(f[i+1], 10, 64)
-		if err != nil {
-			return machineStat{}, errors.New("malformed /proc/stat")
-		}
-		v[i] = n
-	}
-	const tick = 10 * time.Millisecond
-	busy := v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
-	return machineStat{busy: time.Duration(busy) * tick, steal: time.Duration(v[7]) * tick}, nil
+	m, err := loadtest.MachineCPU()
+	return machineStat{busy: m.Busy, steal: m.Steal}, err
 }

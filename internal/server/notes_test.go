@@ -344,6 +344,7 @@ func BenchmarkNoteGet(b *testing.B) {
 	req := httptest.NewRequest("GET", "/v1/notes/"+id, nil)
 	req.Header.Set("Authorization", "Bearer "+alice)
 	b.ReportAllocs()
+	cpu := startCPU(b)
 	for b.Loop() {
 		w := httptest.NewRecorder()
 		e.srv.ServeHTTP(w, req)
@@ -351,4 +352,5 @@ func BenchmarkNoteGet(b *testing.B) {
 			b.Fatalf("got %d, want 200: %s", w.Code, w.Body)
 		}
 	}
+	cpu.stop()
 }

@@ -121,6 +121,7 @@ func BenchmarkUsersMe(b *testing.B) {
 	req := httptest.NewRequest("GET", "/v1/users/me", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	b.ReportAllocs()
+	cpu := startCPU(b)
 	for b.Loop() {
 		w := httptest.NewRecorder()
 		e.srv.ServeHTTP(w, req)
@@ -128,6 +129,7 @@ func BenchmarkUsersMe(b *testing.B) {
 			b.Fatalf("got %d, want 200: %s", w.Code, w.Body)
 		}
 	}
+	cpu.stop()
 }
 
 // BenchmarkHealthz is the same chain without authentication or the store:
@@ -136,8 +138,10 @@ func BenchmarkHealthz(b *testing.B) {
 	e := newEnv(b)
 	req := httptest.NewRequest("GET", "/healthz", nil)
 	b.ReportAllocs()
+	cpu := startCPU(b)
 	for b.Loop() {
 		w := httptest.NewRecorder()
 		e.srv.ServeHTTP(w, req)
 	}
+	cpu.stop()
 }

@@ -151,7 +151,7 @@ func (s *Store) CreateNote(ctx context.Context, n *gatehouse.Note) error {
 // NoteFor returns note id as userID sees it, or gatehouse.ErrNotFound when
 // it does not exist or userID neither owns it nor has a share of it.
 func (s *Store) NoteFor(ctx context.Context, id, userID string) (*gatehouse.Note, error) {
-	return noteFor(ctx, s.db, id, userID)
+	return noteFor(ctx, prepared{s}, id, userID)
 }
 
 func noteFor(ctx context.Context, q noteQuerier, id, userID string) (*gatehouse.Note, error) {

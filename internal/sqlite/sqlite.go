@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -31,9 +32,10 @@ var migrations embed.FS
 
 // Store is the SQLite implementation of gatehouse.Store.
 type Store struct {
-	db   *sql.DB
-	now  gatehouse.Clock
-	path string
+	db    *sql.DB
+	now   gatehouse.Clock
+	path  string
+	stmts sync.Map // query text → *sql.Stmt, the hot reads (stmt.go)
 }
 
 var _ gatehouse.Store = (*Store)(nil)
@@ -61,7 +63,7 @@ func Open(path string) (*Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
-		db.Close()
+		_ = db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	return &Store{db: db, now: time.Now, path: path}, nil
@@ -104,7 +106,10 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.closeStmts()
+	return s.db.Close()
+}
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
@@ -152,7 +157,7 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return err
 	}
 	if err := fn(tx); err != nil {
-		tx.Rollback()
+		_ = tx.Rollback()
 		return err
 	}
 	return tx.Commit()

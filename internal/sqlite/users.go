@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -55,11 +56,17 @@ func (s *Store) CreateUser(ctx context.Context, u *gatehouse.User) error {
 
 const userColumns = `id, username, email, age, password_hash, disabled, created_at, updated_at`
 
+// userRolesColumn is the user's roles as a JSON array in role order, so
+// that one statement (one read transaction) reads the account and its roles.
+const userRolesColumn = `(SELECT json_group_array(role ORDER BY role) FROM user_roles WHERE user_id = users.id)`
+
 func (s *Store) userWhere(ctx context.Context, where string, arg any) (*gatehouse.User, error) {
 	var u gatehouse.User
 	var created, updated int64
-	err := s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, arg).
-		Scan(&u.ID, &u.Username, &u.Email, &u.Age, &u.PasswordHash, &u.Disabled, &created, &updated)
+	var roles string
+	// where is a constant of this file: the text is fit for the statement cache.
+	err := prepared{s}.QueryRowContext(ctx, `SELECT `+userColumns+`, `+userRolesColumn+` FROM users WHERE `+where, arg).
+		Scan(&u.ID, &u.Username, &u.Email, &u.Age, &u.PasswordHash, &u.Disabled, &created, &updated, &roles)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, gatehouse.ErrNotFound
 	}
@@ -67,8 +74,11 @@ func (s *Store) userWhere(ctx context.Context, where string, arg any) (*gatehous
 		return nil, fmt.Errorf("select user: %w", err)
 	}
 	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
-	if u.Roles, err = s.roles(ctx, s.db, u.ID); err != nil {
-		return nil, err
+	if err := json.Unmarshal([]byte(roles), &u.Roles); err != nil {
+		return nil, fmt.Errorf("decode roles of user %s: %w", u.ID, err)
+	}
+	if len(u.Roles) == 0 {
+		u.Roles = nil // as before: no roles is a nil slice
 	}
 	return &u, nil
 }
@@ -106,7 +116,7 @@ func (s *Store) RolePermissions(ctx context.Context, roles []string) ([]string, 
 	}
 	// One placeholder per role: the list is built from "?" only, never
 	// from the values.
-	q := `SELECT DISTINCT permission FROM role_permissions WHERE role IN (?` + strings.Repeat(", ?", len(roles)-1) + `) ORDER BY permission`
+	q := `SELECT DISTINCT permission FROM role_permissions WHERE role IN (?` + strings.Repeat(", ?", len(roles)-1) + `) ORDER BY permission` // #nosec G202 -- only placeholders are concatenated
 	args := make([]any, len(roles))
 	for i, r := range roles {
 		args[i] = r
