@@ -188,7 +188,7 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	st.evictions.Add(uint64(cfg.cache.put(shard, token, e, cfg, now)))
+	st.evictions.Add(uint64(cfg.cache.put(shard, token, e, cfg, now))) // #nosec G115 -- a count of deleted entries, never negative
 	return c, nil
 }
 

@@ -214,7 +214,7 @@ func loopback(host string) bool {
 // credentials: cookies, HTTP authentication and TLS client certificates
 // (fetch with credentials: "include"). The default is false.
 func (c *CORS) SetAllowCredentials(allow bool) {
-	c.update(func(cf *config) error { cf.credentials = allow; return nil })
+	_ = c.update(func(cf *config) error { cf.credentials = allow; return nil })
 }
 
 // SetAllowedMethods sets the methods that cross-origin scripts may use
@@ -297,7 +297,7 @@ func (c *CORS) SetMaxAge(d time.Duration) error {
 // not allowed. With nil, the default, they get 403 Forbidden with a short
 // plain-text body and no CORS headers, so the browser fails the request.
 func (c *CORS) SetDenyHandler(h http.Handler) {
-	c.update(func(cf *config) error { cf.deny = h; return nil })
+	_ = c.update(func(cf *config) error { cf.deny = h; return nil })
 }
 
 // Check reports whether r may be answered with CORS headers: nil for a

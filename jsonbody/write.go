@@ -46,5 +46,5 @@ func Write(w http.ResponseWriter, status int, v any) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Del("Content-Encoding") // the body is not encoded; a stale header would corrupt it
 	w.WriteHeader(status)
-	w.Write(body)
+	_, _ = w.Write(body)
 }

@@ -114,6 +114,7 @@ func ExampleRecover() {
 	}))
 	h := reqid.Handler(reqlog.Handler(logger, problem.Recover(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var notes map[string]string
+		//lint:ignore SA5000 the panic is the point of the example
 		notes["n1"] = "oops" // a bug: assignment to a nil map
 	}))))
 	get(h)

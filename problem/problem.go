@@ -98,7 +98,7 @@ func Write(w http.ResponseWriter, r *http.Request, p *Problem) {
 	h.Del("Content-Encoding")
 	w.WriteHeader(out.Status)
 	if r.Method != http.MethodHead {
-		w.Write(body)
+		_, _ = w.Write(body)
 	}
 }
 

@@ -70,7 +70,7 @@ func (s *MemoryStore) init() {
 		n /= 2
 	}
 	s.seed = maphash.MakeSeed()
-	s.mask = uint64(n - 1)
+	s.mask = uint64(n - 1)     // #nosec G115 -- 1 <= n <= 64
 	s.perShard = s.maxKeys / n // n*perShard ≤ maxKeys: the cap holds
 	s.shards = make([]shard, n)
 	for i := range s.shards {

@@ -17,12 +17,11 @@ func TestAuditTrail(t *testing.T) {
 	ts, admin := adminServer(t)
 	ts.register(t, "yuri", goodPassword)
 	m := ts.login(t, "yuri", goodPassword)
-	user := m["access_token"].(string)
 	ts.do(t, "POST", "/v1/auth/token", url.Values{"grant_type": {"password"}, "username": {"yuri"}, "password": {"wrong wrong wrong"}}, nil)
 	r1 := ts.refresh(t, m["refresh_token"].(string)).JSON(t)["refresh_token"].(string)
 	ts.refresh(t, r1)
-	ts.refresh(t, m["refresh_token"].(string))                        // reuse
-	user = ts.login(t, "yuri", goodPassword)["access_token"].(string) // the reuse ended m's session
+	ts.refresh(t, m["refresh_token"].(string))                         // reuse
+	user := ts.login(t, "yuri", goodPassword)["access_token"].(string) // the reuse ended m's session
 	if got := ts.do(t, "GET", "/v1/admin/users", nil, bearer(user)).Status; got != 403 {
 		t.Fatalf("user on an admin route: got %d, want 403", got)
 	}

@@ -358,7 +358,7 @@ func TestJWKSVerifiesWithIndependentLibrary(t *testing.T) {
 	if len(set.Keys) != 1 || strings.Contains(string(r.Body), `"d"`) {
 		t.Fatalf("jwks: got %s, want one public key and no private part", r.Body)
 	}
-	jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.EdDSA})
+	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.EdDSA})
 	if err != nil {
 		t.Fatalf("go-jose cannot parse the token: %v", err)
 	}

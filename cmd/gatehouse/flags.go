@@ -179,7 +179,7 @@ func (sf *storeFlags) openMigrated(ctx context.Context) (backend, error) {
 		return nil, err
 	}
 	if _, err := store.Migrate(ctx); err != nil {
-		store.Close()
+		_ = store.Close()
 		return nil, err
 	}
 	return store, nil
@@ -530,7 +530,7 @@ func (sf *storeFlags) openRedis(ctx context.Context) (*redis.Client, error) {
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := client.Ping(pctx).Err(); err != nil {
-		client.Close()
+		_ = client.Close()
 		return nil, fmt.Errorf("--redis-url: Redis does not answer at %s", opt.Addr)
 	}
 	return client, nil

@@ -45,7 +45,7 @@ func (s *Store) ListUsers(ctx context.Context, afterID string, limit int) (out [
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("select users: %w", err)
 	}
-	rows.Close()
+	_ = rows.Close()
 	if len(out) == 0 {
 		return nil, nil
 	}

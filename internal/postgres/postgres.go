@@ -112,8 +112,10 @@ type lockKeys struct {
 func newLockKeys(database, schema string) lockKeys {
 	key := func(purpose string) int64 {
 		h := fnv.New64a()
-		h.Write([]byte("gatehouse\x00" + database + "\x00" + schema + "\x00" + purpose))
-		return int64(h.Sum64())
+		_, _ = h.Write([]byte("gatehouse\x00" + database + "\x00" + schema + "\x00" + purpose)) // a hash.Hash never fails
+		// PostgreSQL advisory locks take a bigint: the 64 hash bits are
+		// reinterpreted as one, wrapping on purpose, and every value is a key.
+		return int64(h.Sum64()) // #nosec G115 -- the wrap-around is the intended bit reinterpretation
 	}
 	return lockKeys{migrate: key("migrate"), admins: key("admins"), notes: key("notes"), audit: key("audit")}
 }
@@ -146,13 +148,13 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	var schema sql.NullString
 	err = db.QueryRowContext(ctx, `SELECT current_database(), current_schema()`).Scan(&database, &schema)
 	if err != nil {
-		db.Close()
+		_ = db.Close()
 		return nil, wrapUnavailable(fmt.Errorf("connect to postgres: %w", err))
 	}
 	if !schema.Valid {
 		// current_schema() is NULL when no schema on the search_path
 		// exists: tables would have nowhere to go.
-		db.Close()
+		_ = db.Close()
 		return nil, errors.New("connect to postgres: no schema of the search_path exists; create it or set search_path in the URL")
 	}
 	return &Store{db: db, maxIdle: pool.maxConns, cfg: cfg, now: time.Now, locks: newLockKeys(database, schema.String)}, nil
@@ -438,7 +440,7 @@ func (s *Store) tryTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	if err := fn(tx); err != nil {
-		tx.Rollback()
+		_ = tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {

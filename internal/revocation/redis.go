@@ -100,7 +100,7 @@ func Publisher(ctx context.Context, client redis.UniversalClient, timeout time.D
 func (s *Set) Subscribe(ctx context.Context, client redis.UniversalClient, onErr func(error)) {
 	ps := client.Subscribe(ctx, Channel)
 	defer ps.Close()
-	stop := context.AfterFunc(ctx, func() { ps.Close() }) // unblock a pending read
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() }) // unblock a pending read
 	defer stop()
 	const (
 		idle     = 30 * time.Second

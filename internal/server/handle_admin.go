@@ -66,7 +66,7 @@ type rolesRequest struct {
 // last enabled admin's admin role is refused with 409.
 func handleAdminSetRoles(d Deps) http.Handler {
 	var dec jsonbody.Decoder
-	dec.SetMaxBytes(4 << 10)
+	_ = dec.SetMaxBytes(4 << 10)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req rolesRequest
 		if err := dec.Decode(w, r, &req); err != nil {

@@ -33,7 +33,7 @@ type browserLoginRequest struct {
 func handleBrowserLogin(d Deps) http.Handler {
 	ti := &tokenIssuer{d: d}
 	var dec jsonbody.Decoder
-	dec.SetMaxBytes(4 << 10)
+	_ = dec.SetMaxBytes(4 << 10)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req browserLoginRequest
 		if err := dec.Decode(w, r, &req); err != nil {

@@ -31,6 +31,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -314,10 +315,11 @@ func decodeNoteCursor(s string) (*gatehouse.NoteCursor, bool) {
 	if err != nil || len(b) != 1+8+16 || b[0] != noteCursorVersion {
 		return nil, false
 	}
-	us := int64(binary.BigEndian.Uint64(b[1:9]))
-	if us < 0 {
+	u := binary.BigEndian.Uint64(b[1:9])
+	if u > math.MaxInt64 {
 		return nil, false
 	}
+	us := int64(u)
 	id, err := uuid.FromBytes(b[9:])
 	if err != nil {
 		return nil, false
@@ -328,7 +330,7 @@ func decodeNoteCursor(s string) (*gatehouse.NoteCursor, bool) {
 // handleNoteCreate creates a note owned by the caller.
 func handleNoteCreate(store gatehouse.NoteStore, maxBodyBytes int64) http.Handler {
 	var dec jsonbody.Decoder
-	dec.SetMaxBytes(maxBodyBytes) // a value < 1 leaves the 1 MiB default
+	_ = dec.SetMaxBytes(maxBodyBytes) // a value < 1 leaves the 1 MiB default
 	var html sanitize.Sanitizer
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		userID, ok := noteCaller(w, r)
@@ -380,7 +382,7 @@ func handleNoteGet(store gatehouse.NoteStore) http.Handler {
 // a write share may.
 func handleNoteUpdate(store gatehouse.NoteStore, maxBodyBytes int64) http.Handler {
 	var dec jsonbody.Decoder
-	dec.SetMaxBytes(maxBodyBytes)
+	_ = dec.SetMaxBytes(maxBodyBytes)
 	var html sanitize.Sanitizer
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Access first: a stranger gets the same 404 whatever it sends.
@@ -469,7 +471,7 @@ type noteShareStore interface {
 // cannot be passed on.
 func handleNoteShare(store noteShareStore) http.Handler {
 	var dec jsonbody.Decoder
-	dec.SetMaxBytes(1 << 10) // {"permission":"write"} is 22 bytes
+	_ = dec.SetMaxBytes(1 << 10) // {"permission":"write"} is 22 bytes
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, userID, ok := loadNote(w, r, store)
 		if !ok {

@@ -107,7 +107,7 @@ type passwordChangeRequest struct {
 func handlePasswordChange(d Deps) http.Handler {
 	policy := password.Policy{MinLength: d.Config.PasswordMinLen}
 	var dec jsonbody.Decoder
-	dec.SetMaxBytes(8 << 10)
+	_ = dec.SetMaxBytes(8 << 10)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := auth.FromContext(r.Context())
 		var req passwordChangeRequest

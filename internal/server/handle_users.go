@@ -65,7 +65,7 @@ func (req *registerRequest) Validate() []problem.FieldError {
 func handleRegister(d Deps) http.Handler {
 	policy := password.Policy{MinLength: d.Config.PasswordMinLen}
 	var dec jsonbody.Decoder
-	dec.SetMaxBytes(16 << 10) // a registration is well under 2 KiB
+	_ = dec.SetMaxBytes(16 << 10) // a registration is well under 2 KiB
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req := registerRequest{policy: policy}
 		if err := dec.Decode(w, r, &req); err != nil {

@@ -23,13 +23,13 @@ func (s *Store) ListUsers(ctx context.Context, afterID string, limit int) ([]gat
 		var u gatehouse.User
 		var created, updated int64
 		if err := rows.Scan(&u.ID, &u.Username, &u.Email, &u.Age, &u.PasswordHash, &u.Disabled, &created, &updated); err != nil {
-			rows.Close()
+			_ = rows.Close()
 			return nil, err
 		}
 		u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
 		out = append(out, u)
 	}
-	rows.Close()
+	_ = rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}

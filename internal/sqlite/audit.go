@@ -49,8 +49,11 @@ func (s *Store) AppendAudit(ctx context.Context, e *gatehouse.AuditEvent, seal f
 				return fmt.Errorf("select audit anchor: %w", err)
 			}
 			// After a prune of everything, keep numbering after the
-			// highest sequence ever used.
-			tx.QueryRowContext(ctx, `SELECT COALESCE(seq, 0) FROM sqlite_sequence WHERE name = 'audit_events'`).Scan(&last)
+			// highest sequence ever used. A failed read fails the append:
+			// numbering from 1 again would reuse pruned sequence numbers.
+			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(seq, 0) FROM sqlite_sequence WHERE name = 'audit_events'`).Scan(&last); err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("select audit sequence: %w", err)
+			}
 		} else if err != nil {
 			return fmt.Errorf("select last audit event: %w", err)
 		}
@@ -110,7 +113,7 @@ func (s *Store) AuditEvents(ctx context.Context, f gatehouse.AuditFilter) ([]gat
 	args = append(args, limit)
 	// Only fixed clauses with placeholders are joined; no input reaches
 	// the SQL text.
-	rows, err := s.db.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_events WHERE `+strings.Join(where, " AND ")+` ORDER BY seq LIMIT ?`, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit_events WHERE `+strings.Join(where, " AND ")+` ORDER BY seq LIMIT ?`, args...) // #nosec G202 -- constant clauses with placeholders only
 	if err != nil {
 		return nil, fmt.Errorf("select audit events: %w", err)
 	}

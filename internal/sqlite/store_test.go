@@ -4,7 +4,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/sqlite"
 	"github.com/gatehouse/gatehouse/internal/storetest"
 )
@@ -33,25 +32,5 @@ func TestOpenError(t *testing.T) {
 	if err == nil {
 		s.Close()
 		t.Fatalf("Open(%q): got nil error, want one", path)
-	}
-}
-
-// newUser returns a valid user whose ID, username and email derive from
-// name (for the tests of this package beyond the shared suite).
-func newUser(name string, roles ...string) *gatehouse.User {
-	return &gatehouse.User{
-		ID:           "id-" + name,
-		Username:     name,
-		Email:        name + "@example.com",
-		Age:          30,
-		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
-		Roles:        roles,
-	}
-}
-
-func mustCreateUser(t *testing.T, s gatehouse.UserStore, u *gatehouse.User) {
-	t.Helper()
-	if err := s.CreateUser(t.Context(), u); err != nil {
-		t.Fatalf("CreateUser(%q): %v", u.Username, err)
 	}
 }

@@ -386,7 +386,7 @@ func RotationConcurrent(t *testing.T, newDB NewDB) {
 			s := []Store{a, b}[i%2]
 			wg.Go(func() {
 				<-start
-				req := r.req(first, byte(round*callers+i), testNow)
+				req := r.req(first, byte(round*callers+i), testNow) // #nosec G115 -- below rounds*callers = 100
 				results[i], errs[i] = s.RotateRefreshToken(ctx, req)
 			})
 		}

@@ -112,7 +112,7 @@ func migratedPair(t *testing.T, newDB NewDB) (Store, Store) {
 
 // newUser returns a valid user whose ID, username and email derive from name.
 func newUser(name string, roles ...string) *gatehouse.User {
-	return &gatehouse.User{
+	return &gatehouse.User{ // #nosec G101 -- a test fixture, not a credential: salt "salt", key "hash"
 		ID:           "id-" + name,
 		Username:     name,
 		Email:        name + "@example.com",

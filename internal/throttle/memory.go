@@ -81,7 +81,7 @@ func (s *MemoryStore) init() {
 		n /= 2
 	}
 	s.seed = maphash.MakeSeed()
-	s.mask = uint64(n - 1)
+	s.mask = uint64(n - 1)               // #nosec G115 -- 1 <= n <= 64
 	s.perShard = max(s.maxKeys/(2*n), 1) // 2·n·perShard ≤ maxKeys for caps of 2 or more
 	s.shards = make([]memShard, n)
 	for i := range s.shards {
@@ -188,10 +188,22 @@ func (e entry) lessTelling(o entry, now int64) bool {
 	return e.last < o.last
 }
 
+// clampInt32 returns n limited to [0, math.MaxInt32]: counts are never
+// negative, and a count past 2³¹ means the same as one at it.
+func clampInt32(n int) int32 {
+	if n <= 0 {
+		return 0
+	}
+	if n >= math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int32(n)
+}
+
 func entryOf(s State) entry {
 	return entry{
-		failures: int32(min(s.Failures, math.MaxInt32)),
-		pending:  int32(min(s.Pending, math.MaxInt32)),
+		failures: clampInt32(s.Failures),
+		pending:  clampInt32(s.Pending),
 		last:     unixNano(s.Last),
 		reserved: unixNano(s.Reserved),
 		until:    unixNano(s.Until),

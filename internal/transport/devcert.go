@@ -67,7 +67,7 @@ func DevCertificate(dataDir string) (*DevCert, error) {
 		// make a new one. The old folder is kept for inspection until
 		// the next replacement.
 		old := dir + ".old"
-		os.RemoveAll(old)
+		_ = os.RemoveAll(old)
 		if err := os.Rename(dir, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("replace development certificate: %w", err)
 		}
@@ -85,11 +85,11 @@ func DevCertificate(dataDir string) (*DevCert, error) {
 
 func loadDevCert(dir string, now time.Time) (*DevCert, error) {
 	certPath := filepath.Join(dir, DevCertFile)
-	certPEM, err := os.ReadFile(certPath)
+	certPEM, err := os.ReadFile(certPath) // #nosec G304 -- a fixed name in the operator's data directory
 	if err != nil {
 		return nil, err
 	}
-	keyPEM, err := os.ReadFile(filepath.Join(dir, DevKeyFile))
+	keyPEM, err := os.ReadFile(filepath.Join(dir, DevKeyFile)) // #nosec G304 -- a fixed name in the operator's data directory
 	if err != nil {
 		return nil, err
 	}
@@ -162,16 +162,16 @@ func writeDevCert(dataDir, dir string, now time.Time) error {
 }
 
 func writeFileSync(path string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm) // #nosec G304 -- a fixed name in the operator's data directory
 	if err != nil {
 		return err
 	}
 	if _, err := f.Write(data); err != nil {
-		f.Close()
+		_ = f.Close()
 		return err
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
+		_ = f.Close()
 		return err
 	}
 	return f.Close()

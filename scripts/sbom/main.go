@@ -86,7 +86,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "sbom:", err)
 		os.Exit(1)
 	}
-	os.Stdout.Write(append(out, '\n'))
+	// A short write (a full disk) must fail the release, not leave a
+	// truncated SBOM beside the binary.
+	if _, err := os.Stdout.Write(append(out, '\n')); err != nil {
+		fmt.Fprintln(os.Stderr, "sbom:", err)
+		os.Exit(1)
+	}
 }
 
 // fromBuildInfo builds the document. version overrides the main module's
