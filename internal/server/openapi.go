@@ -485,7 +485,10 @@ func operation(route string, op apiOp, rateLimited bool) map[string]any {
 	responses := map[string]any{}
 	withHeaders := func(resp map[string]any, status int) map[string]any {
 		h := map[string]any{"X-Request-ID": headerRef("X-Request-ID"), "Access-Control-Allow-Origin": headerRef("Access-Control-Allow-Origin")}
-		if rateLimited {
+		// On authenticated routes the limits are keyed by user, so they run
+		// after authentication: a 401 there has passed no limiter and
+		// carries no RateLimit fields.
+		if rateLimited && (status != 401 || op.access == accessPublic) {
 			h["RateLimit-Policy"] = headerRef("RateLimit-Policy")
 			h["RateLimit"] = headerRef("RateLimit")
 		}

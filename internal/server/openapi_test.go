@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -324,6 +325,43 @@ func TestOpenAPIOff(t *testing.T) {
 		srv.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
 		if w.Code != http.StatusNotFound {
 			t.Errorf("GET %s with Docs off: got %d, want 404", path, w.Code)
+		}
+	}
+}
+
+// TestOpenAPIRateLimitHeadersOn401: the document claims RateLimit fields
+// only where the server sends them. On an authenticated route the limits
+// are keyed by user and run after authentication, so its 401 carries none;
+// its 200 does. An anonymous route's limit runs first, so its 4XX answers
+// carry them.
+func TestOpenAPIRateLimitHeadersOn401(t *testing.T) {
+	e := newEnv(t)
+	doc := getOpenAPI(t, e)
+	_, tok := e.user(t, "ratelimit-doc", "user")
+	documented := func(route, status string) bool {
+		_, ok := at(t, operationOf(t, doc, route), "responses", status, "headers").(map[string]any)["RateLimit"]
+		return ok
+	}
+	for _, c := range []struct {
+		route, status string
+		req           *http.Request
+	}{
+		{"GET /v1/users/me", "401", httptest.NewRequest("GET", "/v1/users/me", nil)},
+		{"GET /v1/users/me", "200", func() *http.Request {
+			r := httptest.NewRequest("GET", "/v1/users/me", nil)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			return r
+		}()},
+		{"POST /v1/users", "415", httptest.NewRequest("POST", "/v1/users", strings.NewReader("x"))},
+	} {
+		w := httptest.NewRecorder()
+		e.srv.ServeHTTP(w, c.req)
+		if got := strconv.Itoa(w.Code); got != c.status {
+			t.Fatalf("%s: got %s, want %s", c.route, got, c.status)
+		}
+		sent := w.Header().Get("RateLimit") != ""
+		if doc := documented(c.route, c.status); doc != sent {
+			t.Errorf("%s %s: RateLimit documented %v, sent %v", c.route, c.status, doc, sent)
 		}
 	}
 }
