@@ -287,3 +287,27 @@ func TestRedisStoreDownFailsClosed(t *testing.T) {
 		t.Error("Reset with Redis down: got nil error")
 	}
 }
+
+func TestRedisStoreDefaultTTL(t *testing.T) {
+	// Without RedisOptions.TTL, untouched back-off state is kept for
+	// DefaultRedisTTL (7 days) after its back-off ends, then forgotten: a
+	// flood of made-up usernames costs Redis memory for at most that long.
+	client, prefix := testRedis(t)
+	th, _ := newThrottle(t, throttle.Config{Store: throttle.NewRedisStore(client, prefix, throttle.RedisOptions{})})
+	fail(t, th, "bob", ipA)
+	ctx := context.Background()
+	keys, err := client.Keys(ctx, prefix+"*").Result()
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("keys after one failure: %q (%v), want an account and a pair", keys, err)
+	}
+	for _, k := range keys {
+		ttl, err := client.PTTL(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The back-off after one failure is far below a day.
+		if ttl < throttle.DefaultRedisTTL-time.Minute || ttl > throttle.DefaultRedisTTL+24*time.Hour {
+			t.Errorf("TTL of %s: %v, want about %v", k, ttl, throttle.DefaultRedisTTL)
+		}
+	}
+}
