@@ -18,9 +18,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/loadtest"
 	"github.com/gatehouse/gatehouse/internal/password"
 )
 
@@ -144,29 +144,8 @@ func (r rawRun) rate() float64 { return float64(r.hashes) / r.elapsed.Seconds() 
 // rawHashRate runs password verifications (the work of one login) on conc
 // goroutines for d, and returns how many completed and how long they took.
 func rawHashRate(ctx context.Context, conc int, d time.Duration, pw string) rawRun {
-	p := password.DefaultParams
-	enc, err := password.Hash(pw, p)
-	if err != nil {
-		panic(err) // DefaultParams are valid
-	}
-	var n atomic.Int64
-	var wg sync.WaitGroup
-	cpu0, _ := processStat(os.Getpid())
-	start := time.Now()
-	deadline := start.Add(d)
-	for range conc {
-		wg.Go(func() {
-			for time.Now().Before(deadline) && ctx.Err() == nil {
-				if ok, _, err := password.Verify(enc, pw, p); ok && err == nil {
-					n.Add(1)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	cpu1, _ := processStat(os.Getpid())
-	return rawRun{hashes: n.Load(), elapsed: elapsed, cpu: cpu1.user + cpu1.sys - cpu0.user - cpu0.sys}
+	r := loadtest.RawHashRate(ctx, conc, d, pw)
+	return rawRun{hashes: r.Hashes, elapsed: r.Elapsed, cpu: r.CPU}
 }
 
 // newClients makes one http.Client per source address, each with a pool
