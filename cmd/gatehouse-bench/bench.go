@@ -88,7 +88,7 @@ func bench(ctx context.Context, c *config, stderr io.Writer) (*report, error) {
 	}
 	f, err := makeFixtures(ctx, gh.url, dir, usernames, pw, cold, logf)
 	if err != nil {
-		return nil, fmt.Errorf("%w\nserver log:\n%s", err, logTail(gh.logPath, 10))
+		return nil, fmt.Errorf("%w\nserver log:\n%s", err, loadtest.LogTail(gh.logPath, 10))
 	}
 	target := func(s *scenario) *process {
 		if s.baseline {

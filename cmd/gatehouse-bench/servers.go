@@ -5,9 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,29 +49,14 @@ func start(ctx context.Context, name, bin string, args, env []string, addr, logP
 	}
 	go func() { p.waitErr = p.cmd.Wait(); close(p.exited) }()
 
-	deadline := time.Now().Add(20 * time.Second)
-	hc := &http.Client{Timeout: time.Second}
-	for {
-		select {
-		case <-p.exited:
-			return nil, fmt.Errorf("%s exited at start (%v):\n%s", name, p.waitErr, logTail(logPath, 20))
-		case <-ctx.Done():
-			p.stop()
-			return nil, ctx.Err()
-		default:
+	if err := loadtest.WaitHealthy(ctx, p.url, p.exited, 20*time.Second); err != nil {
+		p.stop()
+		if errors.Is(err, loadtest.ErrExited) {
+			err = fmt.Errorf("%w (%v)", err, p.waitErr)
 		}
-		if resp, err := hc.Get(p.url + "/healthz"); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			p.stop()
-			return nil, fmt.Errorf("%s did not answer /healthz within 20 s:\n%s", name, logTail(logPath, 20))
-		}
-		time.Sleep(50 * time.Millisecond)
+		return nil, fmt.Errorf("%s %w:\n%s", name, err, loadtest.LogTail(logPath, 20))
 	}
+	return p, nil
 }
 
 // stop ends the process gracefully (SIGTERM, then SIGKILL after 10 s).
@@ -91,15 +76,6 @@ func (p *process) stop() {
 		_ = p.cmd.Process.Kill()
 		<-p.exited
 	}
-}
-
-func logTail(path string, n int) string {
-	b, _ := os.ReadFile(path) // #nosec G304 -- a server log in the temporary directory bench made
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "  " + strings.Join(lines, "\n  ")
 }
 
 // loopbackAddr is a free 127.0.0.1 address.

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -21,6 +20,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehouse/gatehouse/internal/loadtest"
 )
 
 // highLimits lift every rate limit far above what the checks send, except
@@ -187,18 +188,6 @@ func withParams(rawURL string, params ...string) string {
 	return rawURL
 }
 
-// childEnv is the tool's environment without GATEHOUSE_ variables, which
-// would silently change the servers' configuration.
-func childEnv() []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GATEHOUSE_") {
-			out = append(out, kv)
-		}
-	}
-	return out
-}
-
 // instance is one `gatehouse serve` process.
 type instance struct {
 	name    string
@@ -213,7 +202,7 @@ type instance struct {
 // /healthz. shared: on the cluster's PostgreSQL and Redis; otherwise on
 // SQLite in a data directory of its own.
 func (e *env) start(ctx context.Context, name string, shared bool, extra ...string) (*instance, error) {
-	port, err := freePort()
+	port, err := loadtest.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -234,48 +223,21 @@ func (e *env) start(ctx context.Context, name string, shared bool, extra ...stri
 	}
 	defer logFile.Close()                 // the child holds its own descriptor
 	in.cmd = exec.Command(e.bin, args...) // #nosec G204 G702 -- the gatehouse binary the operator named, with our arguments
-	in.cmd.Env = childEnv()
+	in.cmd.Env = loadtest.ChildEnv(nil)
 	in.cmd.Stdout, in.cmd.Stderr = logFile, logFile
 	if err := in.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	go func() { in.waitErr = in.cmd.Wait(); close(in.exited) }()
-	deadline := time.Now().Add(30 * time.Second)
-	hc := &http.Client{Timeout: time.Second}
-	for {
-		select {
-		case <-in.exited:
-			return nil, fmt.Errorf("%s exited at start (%v):\n%s", name, in.waitErr, in.logTail(20))
-		case <-ctx.Done():
-			in.stop()
-			return nil, ctx.Err()
-		default:
+	if err := loadtest.WaitHealthy(ctx, in.url, in.exited, 30*time.Second); err != nil {
+		in.stop()
+		if errors.Is(err, loadtest.ErrExited) {
+			err = fmt.Errorf("%w (%v)", err, in.waitErr)
 		}
-		if resp, err := hc.Get(in.url + "/healthz"); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				e.logf("%s listening on %s (pid %d)", name, in.url, in.cmd.Process.Pid)
-				return in, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			in.stop()
-			return nil, fmt.Errorf("%s did not answer /healthz within 30 s:\n%s", name, in.logTail(20))
-		}
-		time.Sleep(50 * time.Millisecond)
+		return nil, fmt.Errorf("%s %w:\n%s", name, err, in.logTail(20))
 	}
-}
-
-// freePort asks the kernel for a free loopback port. Another process could
-// take it before the server binds it; the server then fails at start and
-// says so.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	e.logf("%s listening on %s (pid %d)", name, in.url, in.cmd.Process.Pid)
+	return in, nil
 }
 
 // kill ends the process at once, as a crash or an OOM kill would: no
@@ -304,14 +266,7 @@ func (in *instance) stop() {
 	}
 }
 
-func (in *instance) logTail(n int) string {
-	b, _ := os.ReadFile(in.logPath)
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "  " + strings.Join(lines, "\n  ")
-}
+func (in *instance) logTail(n int) string { return loadtest.LogTail(in.logPath, n) }
 
 // rotateKey runs `gatehouse keys rotate` on the shared database and returns
 // the new kid.
@@ -319,7 +274,7 @@ func (e *env) rotateKey(ctx context.Context) (string, error) {
 	cmd := exec.CommandContext( // #nosec G204 -- the gatehouse binary the operator named, with our arguments
 		ctx, e.bin, "keys", "rotate", "--database-url", e.dbURL,
 		"--secret-key-file", e.kekFile, "--data-dir", filepath.Join(e.dir, "cli"))
-	cmd.Env = childEnv()
+	cmd.Env = loadtest.ChildEnv(nil)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("gatehouse keys rotate: %v: %s", err, bytes.TrimSpace(out))

@@ -2,7 +2,10 @@ package loadtest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -78,4 +81,47 @@ func RawHashRate(ctx context.Context, conc int, d time.Duration, pw string) Hash
 	elapsed := time.Since(start)
 	cpu1, _ := ProcessCPU(os.Getpid())
 	return HashRun{Hashes: n.Load(), Elapsed: elapsed, CPU: cpu1.Sub(cpu0).Total()}
+}
+
+// ErrExited is WaitHealthy's error when the process exited before it
+// answered.
+var ErrExited = errors.New("exited at start")
+
+// WaitHealthy polls GET url+"/healthz" every 50 ms until it answers 200 and
+// returns nil; it returns ErrExited when exited is closed first, ctx.Err()
+// when ctx ends, and an error naming timeout when that passes. The caller
+// stops the process on an error.
+func WaitHealthy(ctx context.Context, url string, exited <-chan struct{}, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	hc := &http.Client{Timeout: time.Second}
+	for {
+		select {
+		case <-exited:
+			return ErrExited
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		if resp, err := hc.Get(url + "/healthz"); err == nil { // #nosec G107 G704 -- a loopback server this process started
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("did not answer /healthz within %s", timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// LogTail returns the last n lines of the log file at path, indented, for
+// an error message.
+func LogTail(path string, n int) string {
+	b, _ := os.ReadFile(path) // #nosec G304 -- a server log in a directory this process made
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "  " + strings.Join(lines, "\n  ")
 }
